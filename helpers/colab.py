@@ -1,0 +1,47 @@
+"""The "Open in Colab" badge and the Colab-only setup cell that every notebook starts with."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+DEFAULT_REPO = "diffusion-course/diffusion-models-course"
+BRANCH = "main"
+REPO_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+$")
+# The repository as written in badges and setup cells: github.com/OWNER/NAME.
+_REPO_IN_TEXT = re.compile(r"(?<=github\.com/)[\w.-]+/[\w.-]+?(?=/blob/|\.git|\"|'|$|/)", re.M)
+
+
+def badge(path: str, repo: str = DEFAULT_REPO) -> str:
+    """Markdown for the badge that opens the notebook at ``path`` (relative to the repo root) in Colab."""
+    url = f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/{path}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def setup_cell(repo: str = DEFAULT_REPO) -> str:
+    """Code that, on Colab only, installs the course without touching Colab's torch and enables widgets."""
+    return f"""# Setup. On Colab this installs the course package; on your own machine it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+    # Colab's own torch satisfies the package's torch requirement, so pip keeps it.
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "diffusion-course[colab] @ git+https://github.com/{repo}.git@{BRANCH}"], check=True)
+    from google.colab import output
+    output.enable_custom_widget_manager()  # ipywidgets 8 needs Colab's custom widget manager"""
+
+
+def point_at(repo: str, root: Path = Path(".")) -> list[Path]:
+    """Rewrite every notebook's badge and setup cell to point at ``repo``; return the files changed."""
+    if not REPO_PATTERN.match(repo):
+        raise ValueError(f"{repo!r} is not a GitHub repository name; write it as OWNER/NAME, e.g. my-school/diffusion-course.")
+    changed = []
+    for path in sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("solutions/*/*.ipynb")) + sorted(root.glob("exercises/*/*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        new = _REPO_IN_TEXT.sub(repo, text)
+        if new != text:
+            json.loads(new)  # still a valid notebook
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed

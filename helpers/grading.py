@@ -1,0 +1,91 @@
+"""nbgrader glue: the fill-in-the-blank preprocessor that generate_assignment runs.
+
+A solution line marks what the learner fills in with a trailing ``# BLANK:`` comment::
+
+    x = [v + random.gauss(0, 0.1) for v in x]  # BLANK: random.gauss(0, 0.1)
+
+and the student version gets the same line with that text replaced by ``___``::
+
+    x = [v + ___ for v in x]  # 👉 replace ___
+
+Several blanks on one line are separated by `` ;; `` and filled left to right.
+The solution notebook stays runnable Python because the marker is a comment.
+"""
+from __future__ import annotations
+
+import re
+
+from nbgrader import utils
+from nbgrader.preprocessors import ClearSolutions
+
+MARKER = re.compile(r"\s*#\s*BLANK:\s*(?P<answers>.+?)\s*$")
+SEPARATOR = " ;; "
+HINT = "  # 👉 replace ___"
+
+
+def split_marked_line(line: str) -> tuple[str, list[str]] | None:
+    """Return (code, answers) for a line with a BLANK marker, or None for any other line."""
+    match = MARKER.search(line)
+    if match is None:
+        return None
+    return line[: match.start()], match["answers"].split(SEPARATOR)
+
+
+def blank_line(line: str) -> str:
+    """Turn one marked solution line into its student line (unmarked lines pass through)."""
+    parts = split_marked_line(line)
+    if parts is None:
+        return line
+    code, answers = parts
+    pieces, rest = [], code
+    for answer in answers:
+        at = rest.find(answer)
+        if at < 0:
+            raise ValueError(f"BLANK answer {answer!r} does not occur in the code of this line:\n{line}")
+        pieces.append(rest[:at] + "___")
+        rest = rest[at + len(answer):]
+    stub = "".join(pieces) + rest
+    return stub if "👉" in stub else stub + HINT
+
+
+def fill_stub(stub: str, answers: list[str]) -> str:
+    """Put the answers back into a student line's blanks, dropping the hint: the inverse of blank_line."""
+    code = stub[: -len(HINT)] if stub.endswith(HINT) else stub
+    pieces = code.split("___")
+    if len(pieces) != len(answers) + 1:
+        raise ValueError(f"{len(pieces) - 1} blanks in {stub!r} but {len(answers)} answers")
+    filled = pieces[0]
+    for answer, piece in zip(answers, pieces[1:]):
+        filled += answer + piece
+    return filled
+
+
+def blank_source(source: str) -> str:
+    """Turn every marked line of a cell's source into its student line."""
+    return "\n".join(blank_line(line) for line in source.split("\n"))
+
+
+def has_blanks(source: str) -> bool:
+    """True when any line of the source carries a BLANK marker."""
+    return any(split_marked_line(line) for line in source.split("\n"))
+
+
+class FillInTheBlanks(ClearSolutions):
+    """nbgrader's ClearSolutions, extended: marked lines become fill-in-the-blank lines.
+
+    A solution cell with BLANK markers keeps its other lines; one without markers is
+    handled exactly as ClearSolutions handles it (solution regions become the stub
+    ``raise NotImplementedError()``, which suits a write-it-yourself challenge).
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code" or not has_blanks(cell.source):
+            return super().preprocess_cell(cell, resources, cell_index)
+        if not utils.is_solution(cell):
+            raise RuntimeError(
+                "A BLANK marker is in a cell that is not an nbgrader solution cell; mark the cell "
+                f"'Autograded answer' so the learner may edit it. Cell source:\n{cell.source}"
+            )
+        cell.source = blank_source(cell.source)
+        self._replace_solution_region(cell, resources["language"])
+        return cell, resources
