@@ -7,7 +7,7 @@ here does two things:
 * it binds ``___`` to a sentinel that IPython no longer overwrites (IPython stops
   updating ``_``, ``__`` and ``___`` once user code has assigned one of them), and any
   use of the sentinel raises :class:`BlankError`;
-* inside IPython it registers an AST transformer, so a cell that still contains a
+* inside IPython, each such import registers an AST transformer, so a cell that still contains a
   ``___`` stops before its first line runs, naming the lines with blanks.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ class _Blank:
         raise_unfilled()
 
 
-___ = _Blank()
+SENTINEL = _Blank()
 
 
 class _BlankGuard(ast.NodeTransformer):
@@ -103,4 +103,9 @@ def install_guard() -> bool:
     return True
 
 
-install_guard()
+def __getattr__(name: str) -> _Blank:
+    """``from helpers.blanks import ___`` lands here, so every such import (re)installs the guard."""
+    if name == BLANK:
+        install_guard()
+        return SENTINEL
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

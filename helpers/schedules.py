@@ -20,7 +20,7 @@ SCHEDULES = ("linear", "cosine")
 
 
 def _check_T(T: int) -> None:
-    if not isinstance(T, (int, np.integer)) or T <= 0:
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T <= 0:
         raise ValueError(f"T must be a positive integer number of diffusion steps, got {T!r}; use e.g. T=1000.")
 
 
@@ -88,6 +88,12 @@ class Schedule:
         """Signal-to-noise ratio alpha_bar / (1 - alpha_bar); infinite at t = 0."""
         with np.errstate(divide="ignore"):
             return self.alpha_bar / (1.0 - self.alpha_bar)
+
+    @property
+    def log_snr(self) -> np.ndarray:
+        """Natural log of the SNR, log(alpha_bar / (1 - alpha_bar)); +inf at t = 0."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.alpha_bar) - np.log1p(-self.alpha_bar)
 
     def check_t(self, t) -> np.ndarray:
         """Return t as an integer array, or raise if any t is outside [0, T]."""

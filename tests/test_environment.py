@@ -1,0 +1,58 @@
+"""The environment files agree, and CI runs exactly the README's test command."""
+from __future__ import annotations
+
+import re
+import tomllib
+
+from helpers.notebooks import ROOT
+
+
+def _requirement_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_requirements_pin_exact_versions():
+    lines = _requirement_lines((ROOT / "requirements.txt").read_text())
+    pins = [line for line in lines if line != "-e ."]
+    assert "-e ." in lines, "requirements.txt must install the course package itself"
+    unpinned = [line for line in pins if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+]+", line)]
+    assert not unpinned, f"these requirements are not pinned with ==: {unpinned}"
+    names = {line.split("==")[0].lower() for line in pins}
+    needed = {"jupyterlab", "ipywidgets", "numpy", "matplotlib", "torch", "diffusers", "transformers",
+              "nbgrader", "nbclient", "pytest", "safetensors", "tqdm", "scikit-learn"}
+    assert needed <= names, f"missing pins: {needed - names}"
+    assert "torch==2.13.0" in pins
+
+
+def test_environment_yml_matches_requirements():
+    text = (ROOT / "environment.yml").read_text()
+    assert re.search(r"^\s*-\s*python=3\.11\s*$", text, re.M), "environment.yml must install Python 3.11"
+    pip_section = text.split("- pip:", 1)[1]
+    conda_pins = [re.sub(r"^\s*-\s*", "", line) for line in pip_section.splitlines() if line.strip()]
+    assert conda_pins == _requirement_lines((ROOT / "requirements.txt").read_text())
+
+
+def test_pyproject_installs_helpers_on_python_311():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert "torch" not in " ".join(project["optional-dependencies"]["colab"]), "the Colab extra must keep Colab's torch"
+
+
+def quick_start_commands() -> list[str]:
+    """The one-line commands in the README's Quick start section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", section, re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_quick_start_has_two_one_line_commands():
+    commands = quick_start_commands()
+    assert len(commands) == 2, f"the Quick start should hold exactly two commands, found {commands}"
+    assert "jupyter lab" in commands[0] and "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    test_command = quick_start_commands()[1]
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines, f".ci/run must run the README's test command as one line:\n{test_command}"

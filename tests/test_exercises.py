@@ -1,0 +1,73 @@
+"""exercises/ is exactly what nbgrader makes from solutions/, and an untouched exercise fails loudly."""
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+
+from helpers.grading import fill_stub, split_marked_line
+from helpers.notebooks import ROOT, exercise, execute, modules, solution
+
+MODULES = modules()
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_exercise_is_what_generate_assignment_makes_now(module, course_copy):
+    generated = course_copy / "exercises" / module / f"{module}.ipynb"
+    assert exercise(module).read_bytes() == generated.read_bytes(), (
+        f"exercises/{module} is out of date with solutions/{module}; run "
+        f"`nbgrader generate_assignment {module} --force` from the repository root and commit the result"
+    )
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_stub_line_equals_its_solution_line_apart_from_the_blanks(module):
+    student = {_grade_id(c): c for c in _cells(exercise(module)) if _grade_id(c)}
+    checked = 0
+    for cell in _cells(solution(module)):
+        marked = [split_marked_line(line) for line in "".join(cell["source"]).split("\n")]
+        marked = [m for m in marked if m]
+        if not marked:
+            continue
+        stubs = [line for line in "".join(student[_grade_id(cell)]["source"]).split("\n") if "___" in line]
+        assert len(stubs) == len(marked), f"{module}/{_grade_id(cell)}: {len(marked)} marked lines, {len(stubs)} stub lines"
+        for (code, answers), stub in zip(marked, stubs):
+            assert fill_stub(stub, answers) == code, f"{module}/{_grade_id(cell)}: stub {stub!r} does not match {code!r}"
+            checked += 1
+    assert checked, f"{module} has no fill-in-the-blank lines"
+
+
+def _reads_a_blank(source: str) -> bool:
+    """True when the cell's code uses the name ___ (importing it does not count)."""
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    return any(isinstance(n, ast.Name) and n.id == "___" for n in ast.walk(tree))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("module", MODULES)
+def test_untouched_exercise_stops_at_every_blank_and_passes_no_test(module):
+    nb = execute(exercise(module), allow_errors=True)
+    graded_passes, silent_blanks = [], []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        names = [o.get("ename") for o in cell.outputs if o.get("output_type") == "error"]
+        nbgrader = cell.metadata.get("nbgrader", {})
+        if _reads_a_blank(cell.source) and names != ["BlankError"]:
+            silent_blanks.append((nbgrader.get("grade_id"), names))
+        if nbgrader.get("grade") and not names:
+            graded_passes.append(nbgrader.get("grade_id"))
+    assert not silent_blanks, f"cells with blanks that did not raise BlankError: {silent_blanks}"
+    assert not graded_passes, f"graded tests that pass on the untouched exercise: {graded_passes}"
+    blank_errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("ename") == "BlankError"]
+    assert blank_errors and all("Replace each ___ with your code" in o["evalue"] for o in blank_errors)

@@ -1,0 +1,50 @@
+"""Every lesson and graded notebook runs top to bottom in a fresh kernel, and is committed clean."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.notebooks import ROOT, errors, execute, lessons, modules, solution
+
+ALL_COMMITTED = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("solutions/*/*.ipynb")) + sorted(ROOT.glob("exercises/*/*.ipynb"))
+RUNNABLE = lessons() + [solution(m) for m in modules()]
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", ALL_COMMITTED, ids=_id)
+def test_committed_notebook_is_clean(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{_id(path)}: cells {dirty} hold outputs or execution counts; clear them before committing"
+
+
+@pytest.mark.parametrize("path", ALL_COMMITTED, ids=_id)
+def test_notebook_starts_with_colab_badge_and_setup(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first, second = nb["cells"][0], nb["cells"][1]
+    rel = _id(path)
+    assert first["cell_type"] == "markdown" and f"colab.research.google.com/github/" in "".join(first["source"])
+    badge_target = "".join(first["source"]).split("/blob/main/")[1].split(")")[0]
+    # A graded notebook's badge opens the student version: solutions/ stays with the teacher.
+    assert badge_target == rel.replace("solutions/", "exercises/"), badge_target
+    assert 'if "google.colab" in sys.modules' in "".join(second["source"])
+
+
+def test_every_module_has_lesson_solution_and_exercise():
+    for module in modules():
+        assert (ROOT / "notebooks" / f"{module}.ipynb").exists(), f"no lesson for {module}"
+        assert (ROOT / "exercises" / module / f"{module}.ipynb").exists(), f"no exercise for {module}"
+        extra = [p.name for p in (ROOT / "solutions" / module).iterdir() if p.suffix != ".ipynb"]
+        assert not extra, f"solutions/{module} holds non-notebook files {extra}; nbgrader would copy them over submissions"
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("path", RUNNABLE, ids=_id)
+def test_notebook_executes_without_error(path):
+    nb = execute(path, allow_errors=True)
+    assert not errors(nb), f"{_id(path)} raised: {errors(nb)}"
