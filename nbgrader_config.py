@@ -3,23 +3,33 @@
 solutions/ is nbgrader's source folder and exercises/ its release folder, so
 ``nbgrader generate_assignment 01_toy_signal --force`` rewrites exercises/01_toy_signal/.
 """
+from pathlib import Path
+
 from nbgrader.preprocessors import (
+    AssignLatePenalties,
     CheckCellMetadata,
     ClearHiddenTests,
     ClearMarkScheme,
     ClearOutput,
     ComputeChecksums,
+    Execute,
+    IgnorePattern,
     IncludeHeaderFooter,
     InstantiateTests,
+    LimitOutput,
     LockCells,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
     SaveCells,
 )
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 
-from helpers.grading import FillInTheBlanks
+from helpers.grading import DeduplicateGradeIds, FillInTheBlanks, StderrInTestsIsOutput
 
 c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
 
-c.CourseDirectory.root = "."
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)  # the folder holding this file
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
@@ -37,6 +47,27 @@ c.GenerateAssignment.preprocessors = [
     ClearHiddenTests,
     ClearMarkScheme,
     ComputeChecksums,
+    CheckCellMetadata,
+]
+
+# nbgrader's autograde pipeline with two safeguards (see helpers/grading.py): a duplicated
+# graded cell no longer drops the student, and stderr noise from the learner's code does not
+# zero a test cell they did not write.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateGradeIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    StderrInTestsIsOutput,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
     CheckCellMetadata,
 ]
 

@@ -1,4 +1,4 @@
-"""nbgrader glue: the fill-in-the-blank preprocessor that generate_assignment runs.
+"""nbgrader glue: the fill-in-the-blank preprocessor, and two autograde safeguards.
 
 A solution line marks what the learner fills in with a trailing ``# BLANK:`` comment::
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from nbgrader import utils
-from nbgrader.preprocessors import ClearSolutions
+from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
 
 MARKER = re.compile(r"\s*#\s*BLANK:\s*(?P<answers>.+?)\s*$")
 SEPARATOR = " ;; "
@@ -88,4 +88,43 @@ class FillInTheBlanks(ClearSolutions):
             )
         cell.source = blank_source(cell.source)
         self._replace_solution_region(cell, resources["language"])
+        return cell, resources
+
+
+class DeduplicateGradeIds(DeduplicateIds):
+    """nbgrader's DeduplicateIds, fixed: a duplicated graded cell loses its nbgrader metadata entirely.
+
+    DeduplicateIds keeps the last cell with a grade id and leaves ``nbgrader = {}`` on the
+    copies, which makes OverwriteCells (with add_missing_cells) fail with KeyError: 'grade_id'
+    and drops that student's submission. Removing the key instead turns each copy into an
+    ordinary cell, as DeduplicateIds intends, and the student is graded.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if not (utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell)):
+            return cell, resources
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        if grade_id in self.grade_ids:
+            self.log.warning("Cell with id '%s' exists multiple times; grading the last one", grade_id)
+            del cell.metadata["nbgrader"]
+        else:
+            self.grade_ids.add(grade_id)
+        return cell, resources
+
+
+class StderrInTestsIsOutput(NbGraderPreprocessor):
+    """Keep the learner's stderr noise from zeroing a test cell they did not write.
+
+    nbgrader gives 0 to a graded test cell with any stderr output. The course's own test
+    code writes nothing to stderr, so stderr there comes from the learner's code (a
+    warning, a stray print to sys.stderr). This turns such output into stdout, marked
+    as stderr, so it still shows in the feedback; errors still fail the cell.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+                    output["text"] = "[stderr from your code] " + output["text"]
         return cell, resources
