@@ -120,28 +120,44 @@ def scratch_course(dest: Path) -> Path:
     return dest
 
 
+def _grade_in_scratch(module: str, fill, timeout: int):
+    """Grade the downloads that ``fill(folder)`` writes, in a scratch course; return (submissions, seconds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "course").mkdir()
+        course = scratch_course(Path(tmp) / "course")
+        fill(Path(tmp) / "downloads")
+        start = time.perf_counter()
+        submissions = grade(module, Path(tmp) / "downloads", course, timeout)
+        return submissions, time.perf_counter() - start
+
+
+def _copies_of_solution(module: str, n: int):
+    def fill(folder: Path) -> None:
+        folder.mkdir(parents=True)
+        for k in range(n):
+            shutil.copy(solution(module), folder / f"student{k:03d}_{module}.ipynb")
+    return fill
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", default=None)
     parser.add_argument("--timeout", type=int, default=10, help="per-cell limit for the crafted infinite loop")
+    parser.add_argument("--class-size", type=int, default=10, help="solution copies graded to time a normal class")
     args = parser.parse_args()
     rows = []
     for module in args.modules or modules():
-        with tempfile.TemporaryDirectory() as tmp:
-            course = scratch_course(Path(tmp) / "course") if (Path(tmp) / "course").mkdir() is None else None
-            craft_class(module, Path(tmp) / "downloads")
-            start = time.perf_counter()
-            submissions = grade(module, Path(tmp) / "downloads", course, args.timeout)
-            seconds = time.perf_counter() - start
-            print(f"\n## {module}\n")
-            print_summary(submissions)
-            normal = [s for s in submissions if s.status == "graded"]
-            rows.append((module, len(submissions), seconds, seconds / len(submissions)))
+        crafted, _ = _grade_in_scratch(module, lambda folder: craft_class(module, folder), args.timeout)
+        print(f"\n## {module}: the crafted class\n")
+        print_summary(crafted)
         sys.stdout.flush()
-    print("\n| module | submissions | total s | s per submission | 100 submissions, min |")
+        normal, seconds = _grade_in_scratch(module, _copies_of_solution(module, args.class_size), 60)
+        assert all(s.score == s.max_score for s in normal), "a copy of the solution lost points"
+        rows.append((module, len(normal), seconds, seconds / len(normal)))
+    print(f"\n| module | class size | total s | s per submission | 100 submissions, min |")
     print("| --- | ---:| ---:| ---:| ---:|")
     for module, n, total, per in rows:
-        print(f"| {module} | {n} | {total:.1f} | {per:.1f} | {per * 100 / 60:.1f} |")
+        print(f"| {module} | {n} | {total:.1f} | {per:.2f} | {per * 100 / 60:.1f} |")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ MODULE = "01_toy_signal"
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("classroom")
-    course = scratch_course((tmp / "course"))  if (tmp / "course").mkdir() is None else None
+    (tmp / "course").mkdir()
+    course = scratch_course(tmp / "course")
     cases = craft_class(MODULE, tmp / "downloads")
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp / "downloads").rglob("*") if p.is_file()}
     submissions = grade(MODULE, tmp / "downloads", course, timeout=10)
