@@ -31,6 +31,19 @@ def test_exercise_is_what_generate_assignment_makes_now(module, course_copy):
 
 
 @pytest.mark.parametrize("module", MODULES)
+def test_every_graded_test_cell_has_a_visible_test_and_hidden_tests(module):
+    tests = [c for c in _cells(solution(module)) if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+             and c["cell_type"] == "code"]
+    assert tests, f"{module} has no graded test cells"
+    for cell in tests:
+        source = "".join(cell["source"])
+        visible, _, hidden = source.partition("### BEGIN HIDDEN TESTS")
+        assert "assert" in visible, f"{module}/{_grade_id(cell)}: no visible test before the hidden ones"
+        assert "assert" in hidden and "### END HIDDEN TESTS" in hidden, f"{module}/{_grade_id(cell)}: no hidden tests"
+        assert cell["metadata"]["nbgrader"].get("locked"), f"{module}/{_grade_id(cell)}: test cells must be locked"
+
+
+@pytest.mark.parametrize("module", MODULES)
 def test_each_stub_line_equals_its_solution_line_apart_from_the_blanks(module):
     student = {_grade_id(c): c for c in _cells(exercise(module)) if _grade_id(c)}
     checked = 0

@@ -48,3 +48,7 @@ def test_every_module_has_lesson_solution_and_exercise():
 def test_notebook_executes_without_error(path):
     nb = execute(path, allow_errors=True)
     assert not errors(nb), f"{_id(path)} raised: {errors(nb)}"
+    noisy_tests = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                   if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                   and any(o.get("name") == "stderr" for o in c.outputs)]
+    assert not noisy_tests, f"test cells {noisy_tests} write to stderr; nbgrader would score them 0"
