@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -126,8 +128,7 @@ class DigitsUNet(nn.Module):
         self.conv_in = nn.Conv2d(image_channels, c, 3, padding=1)
         self.down = ResBlock(c, c, emb_dim)  # at 8x8
         self.downsample = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)  # 8x8 -> 4x4
-        self.mid1 = ResBlock(2 * c, 2 * c, emb_dim)  # at 4x4
-        self.mid2 = ResBlock(2 * c, 2 * c, emb_dim)
+        self.mid = ResBlock(2 * c, 2 * c, emb_dim)  # at 4x4
         self.upsample = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * c, c, 3, padding=1))
         self.up = ResBlock(2 * c, c, emb_dim)  # [upsampled, skip] at 8x8
         self.norm_out = nn.GroupNorm(8, c)
@@ -154,7 +155,7 @@ class DigitsUNet(nn.Module):
         t = check_timesteps(t, x_t.shape[0], self.T)  # (B,)
         emb = self.embed(t, y, x_t.shape[0])  # (B, emb_dim)
         h1 = self.down(self.conv_in(x_t), emb)  # (B, c, 8, 8)
-        h = self.mid2(self.mid1(self.downsample(h1), emb), emb)  # (B, 2c, 4, 4)
+        h = self.mid(self.downsample(h1), emb)  # (B, 2c, 4, 4)
         h = self.up(torch.cat([self.upsample(h), h1], dim=1), emb)  # (B, c, 8, 8)
         return self.conv_out(F.silu(self.norm_out(h)))  # (B, 1, 8, 8)
 
@@ -176,9 +177,13 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def pretrained_path():
-    """The packaged weights of the class-conditional digits U-Net, as an importlib.resources Traversable."""
-    return resources.files("helpers") / "weights" / PRETRAINED_FILE
+def pretrained_path() -> Traversable:
+    """The packaged weights of the class-conditional digits U-Net, found with importlib.resources."""
+    try:
+        root = resources.files("helpers")
+    except (NotADirectoryError, TypeError):  # helpers as a namespace package under an editable install
+        root = Path(__file__).resolve().parent
+    return root / "weights" / PRETRAINED_FILE
 
 
 def pretrained_metadata() -> dict[str, Any]:
