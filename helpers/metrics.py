@@ -57,12 +57,17 @@ def fit_classifier(x: torch.Tensor, y: torch.Tensor, steps: int = 300, lr: float
         torch.manual_seed(seed)
         clf = DigitsClassifier()
     optimizer = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=1e-4)
-    for _ in range(steps):
-        x_noisy = x + noise * torch.randn(x.shape, generator=generator)  # (N, 1, 8, 8)
-        loss = F.cross_entropy(clf(x_noisy), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # float rounding depends on the thread count; one thread gives the same classifier everywhere
+    try:
+        for _ in range(steps):
+            x_noisy = x + noise * torch.randn(x.shape, generator=generator)  # (N, 1, 8, 8)
+            loss = F.cross_entropy(clf(x_noisy), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
     clf.eval()
     for p in clf.parameters():
         p.requires_grad_(False)
