@@ -7,9 +7,11 @@ from pathlib import Path
 
 DEFAULT_REPO = "diffusion-course/diffusion-models-course"
 BRANCH = "main"
-REPO_PATTERN = re.compile(r"^[\w.-]+/[\w.-]+$")
-# The repository as written in badges and setup cells: github.com/OWNER/NAME.
-_REPO_IN_TEXT = re.compile(r"(?<=github\.com/)[\w.-]+/[\w.-]+?(?=/blob/|\.git|\"|'|$|/)", re.M)
+REPO_PATTERN = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")  # GitHub's OWNER/NAME, matched whole
+# The repository as written in badges (colab.research.google.com/github/OWNER/NAME/blob/) and in setup
+# cells (git+https://github.com/OWNER/NAME.git@); links to other repositories are left alone.
+_REPO_IN_TEXT = re.compile(r"(?<=colab\.research\.google\.com/github/)[\w.-]+/[\w.-]+(?=/blob/)"
+                           r"|(?<=git\+https://github\.com/)[\w.-]+/[\w.-]+?(?=\.git@)")
 
 
 def badge(path: str, repo: str = DEFAULT_REPO) -> str:
@@ -34,7 +36,7 @@ if "google.colab" in sys.modules:
 
 def point_at(repo: str, root: Path = Path(".")) -> list[Path]:
     """Rewrite every notebook's badge and setup cell to point at ``repo``; return the files changed."""
-    if not REPO_PATTERN.match(repo):
+    if not REPO_PATTERN.fullmatch(repo):
         raise ValueError(f"{repo!r} is not a GitHub repository name; write it as OWNER/NAME, e.g. my-school/diffusion-course.")
     changed = []
     for path in sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("solutions/*/*.ipynb")) + sorted(root.glob("exercises/*/*.ipynb")):

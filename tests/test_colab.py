@@ -16,12 +16,9 @@ from helpers.notebooks import ROOT, kernel_env, modules
 FORK = "my-school/diffusion-course.2026"
 FOLDERS = ("notebooks", "solutions", "exercises")
 PATTERNS = ("notebooks/*.ipynb", "solutions/*/*.ipynb", "exercises/*/*.ipynb")
-BADGE_BUG = ("helpers.colab._REPO_IN_TEXT only matches after 'github.com/', but badges link "
-             "'colab.research.google.com/github/OWNER/NAME/blob/', so point_at leaves every badge at the old repository")
 
 
 OTHER_LINK = "https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_ddpm.py"
-OTHER_LINKS_BUG = "helpers.colab._REPO_IN_TEXT rewrites any github.com/OWNER/NAME/ link, so a citation of diffusers' code would point at the fork"
 
 
 @pytest.fixture
@@ -55,7 +52,6 @@ def test_committed_notebooks_use_the_generated_badge_and_setup_cell(course):
         assert cells(path)[:2] == [badge(badge_target(path, course)), setup_cell()], path
 
 
-@pytest.mark.xfail(strict=True, reason=BADGE_BUG)
 def test_point_at_rewrites_every_badge_and_setup_cell(course):
     before = snapshot(course)
     changed = point_at(FORK, course)
@@ -75,7 +71,6 @@ def test_point_at_rewrites_the_pip_url_and_nothing_past_the_setup_cell(course):
         assert new["cells"][2:] == old["cells"][2:] and new["metadata"] == old["metadata"], path
 
 
-@pytest.mark.xfail(strict=True, reason=OTHER_LINKS_BUG)
 def test_point_at_leaves_links_to_other_repositories_alone(course):
     nb = course / "notebooks" / "02_forward_process.ipynb"
     data = json.loads(nb.read_text(encoding="utf-8"))
@@ -130,7 +125,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.xfail(strict=True, reason=BADGE_BUG)
 def test_colab_command_points_a_clone_at_its_fork(course):
     result = run_cli(FORK, "--root", str(course))
     assert result.returncode == 0, result.stdout + result.stderr
