@@ -60,12 +60,13 @@ def fit_classifier(x: torch.Tensor, y: torch.Tensor, steps: int = 300, lr: float
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # float rounding depends on the thread count; one thread gives the same classifier everywhere
     try:
-        for _ in range(steps):
-            x_noisy = x + noise * torch.randn(x.shape, generator=generator)  # (N, 1, 8, 8)
-            loss = F.cross_entropy(clf(x_noisy), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        with torch.enable_grad():  # a caller may sit under no_grad (digit_features does)
+            for _ in range(steps):
+                x_noisy = x + noise * torch.randn(x.shape, generator=generator)  # (N, 1, 8, 8)
+                loss = F.cross_entropy(clf(x_noisy), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
     finally:
         torch.set_num_threads(threads)
     clf.eval()

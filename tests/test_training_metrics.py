@@ -252,3 +252,12 @@ def test_pretrained_unet_loads_from_the_package_and_draws_recognisable_digits():
     x = _train_pretrained_script().ddim_sample(model, Schedule.create(meta["schedule"], meta["T"]), y, steps=20, guidance=3.0)
     assert x.shape == (50, 1, 8, 8)
     assert class_accuracy(x, y) >= 0.8  # chance is 0.1
+
+
+def test_classifier_fits_even_when_first_needed_under_no_grad():
+    from helpers.metrics import digit_features, digits_classifier
+    from helpers.data import digits
+
+    digits_classifier.cache_clear()
+    x, _ = digits()
+    assert digit_features(x[:4]).shape == (4, 64)  # digit_features runs under no_grad and fits the classifier first
