@@ -12,7 +12,6 @@ from nbgrader.preprocessors import (
     ClearMarkScheme,
     ClearOutput,
     ComputeChecksums,
-    Execute,
     IgnorePattern,
     IncludeHeaderFooter,
     InstantiateTests,
@@ -25,7 +24,8 @@ from nbgrader.preprocessors import (
 )
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 
-from helpers.grading import DeduplicateGradeIds, FillInTheBlanks, StderrInTestsIsOutput
+from helpers.teach.integrity import InjectIntegrityChecks, ReadIntegrityChecks
+from helpers.teach.preprocessors import DeduplicateGradeIds, FillInTheBlanks, SandboxedExecute, StderrInTestsIsOutput
 
 c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
 
@@ -50,9 +50,11 @@ c.GenerateAssignment.preprocessors = [
     CheckCellMetadata,
 ]
 
-# nbgrader's autograde pipeline with two safeguards (see helpers/grading.py): a duplicated
-# graded cell no longer drops the student, and stderr noise from the learner's code does not
-# zero a test cell they did not write.
+# nbgrader's autograde pipeline, hardened (see helpers/teach/): a duplicated graded cell no longer
+# drops the student; each kernel runs in a bubblewrap sandbox (SandboxedExecute; pass
+# --SandboxedExecute.sandbox=False to grade trusted notebooks without one); probes and canaries
+# injected around the tests detect a kernel the learner's code tampered with; and stderr noise
+# from the learner's code does not zero a test cell they did not write.
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
     DeduplicateGradeIds,
@@ -61,8 +63,10 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    InjectIntegrityChecks,
+    SandboxedExecute,
     StderrInTestsIsOutput,
+    ReadIntegrityChecks,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -74,4 +78,4 @@ c.Autograde.autograde_preprocessors = [
 # A learner who deletes a graded test cell gets the original back, and it is run.
 c.OverwriteCells.add_missing_cells = True
 # A cell that runs longer than this is stopped and counts as failing; the notebook goes on.
-c.Execute.timeout = 60
+c.Execute.timeout = 60  # SandboxedExecute is an Execute, so this applies to it

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.notebooks import ROOT, cell_seconds, errors, execute, lessons, modules, solution
+from helpers.teach.notebooks import ROOT, cell_seconds, errors, execute, lessons, modules, solution
 
 
 def run_one(path: Path) -> dict:

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def doctor(args: argparse.Namespace) -> int:
-    from helpers.doctor import main
+    from helpers.teach.doctor import main
 
     return main()
 

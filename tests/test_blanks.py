@@ -7,7 +7,7 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 
 from helpers.blanks import BlankError, ___
-from helpers.grading import blank_line, blank_source, fill_stub, has_blanks, split_marked_line
+from helpers.teach.preprocessors import blank_line, blank_source, fill_stub, has_blanks, split_marked_line
 from helpers.quiz import Question, Quiz
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.notebooks import ROOT, kernel_env
+from helpers.teach.notebooks import ROOT, kernel_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 

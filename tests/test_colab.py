@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers.colab import BRANCH, DEFAULT_REPO, badge, point_at, setup_cell
-from helpers.notebooks import ROOT, kernel_env, modules
+from helpers.teach.notebooks import ROOT, kernel_env, modules
 
 FORK = "my-school/diffusion-course.2026"
 FOLDERS = ("notebooks", "solutions", "exercises")

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import helpers.__main__ as cli
-from helpers import doctor as doc
-from helpers.notebooks import ROOT, kernel_env
+from helpers.teach import doctor as doc
+from helpers.teach.notebooks import ROOT, kernel_env
 
-ITEMS = ["Python", "torch", "diffusers", "nbgrader", "ipywidgets", "device", "CPU", "widgets", "SD weights"]
+ITEMS = ["Python", "torch", "diffusers", "nbgrader", "ipywidgets", "device", "CPU", "widgets", "SD weights", "grading"]
 
 
 @pytest.fixture(autouse=True)
@@ -188,11 +188,22 @@ def test_tested_versions_are_the_requirements_pins():
 def test_doctor_in_a_notebook_cell_sees_the_kernel(tmp_path):
     import nbformat
 
-    from helpers.notebooks import execute
+    from helpers.teach.notebooks import execute
 
     path = tmp_path / "doctor.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from helpers.doctor import doctor; doctor()")]), path)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from helpers.teach.doctor import doctor; doctor()")]), path)
     outputs = execute(path, timeout=300).cells[0].outputs
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "running in a Jupyter kernel" in line(text, "widgets")
     assert not [o for o in outputs if o.output_type in ("execute_result", "error")], outputs
+
+
+def test_says_whether_grading_can_be_sandboxed(monkeypatch):
+    from helpers.teach import sandbox
+
+    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed; install it")
+    check = doc.check_grading()
+    assert check.status == "note" and "cannot be sandboxed" in check.detail and "apt-get install bubblewrap" in check.fix
+    monkeypatch.undo()
+    if sandbox.sandbox_problem() is None:
+        assert doc.check_grading().status == "ok" and "bubblewrap" in doc.check_grading().detail

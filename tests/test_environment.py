@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from helpers.notebooks import ROOT
+from helpers.teach.notebooks import ROOT
 
 
 def _requirement_lines(text: str) -> list[str]:
@@ -56,3 +56,10 @@ def test_ci_runs_the_readme_test_command():
     test_command = quick_start_commands()[1]
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_command in ci_lines, f".ci/run must run the README's test command as one line:\n{test_command}"
+
+
+def test_ci_installs_the_debian_packages_the_tests_need():
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command, package in (("chromium", "chromium"), ("bwrap", "bubblewrap")):
+        assert f"command -v {command}" in ci and f"missing+=({package})" in ci, f".ci/run must install {package}"
+    assert "COURSE_REQUIRE_SANDBOX=1" in ci and "COURSE_REQUIRE_BROWSER=1" in ci

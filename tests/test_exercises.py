@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from helpers.grading import fill_stub, split_marked_line
-from helpers.notebooks import ROOT, exercise, execute, modules, solution
+from helpers.teach.notebooks import ROOT, exercise, execute, modules, solution
+from helpers.teach.preprocessors import fill_stub, split_marked_line
 
 MODULES = modules()
 
@@ -84,3 +85,34 @@ def test_untouched_exercise_stops_at_every_blank_and_passes_no_test(module):
     assert not graded_passes, f"graded tests that pass on the untouched exercise: {graded_passes}"
     blank_errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("ename") == "BlankError"]
     assert blank_errors and all("Replace each ___ with your code" in o["evalue"] for o in blank_errors)
+
+
+# --- integrity: exercises/ never contains solution code or hidden tests ---------------------
+
+def _split_lines(nb: dict) -> tuple[set[str], set[str]]:
+    """(secret, open) lines of a solution notebook: solution regions, filled blanks and hidden tests, vs the rest."""
+    secret, open_, inside = set(), set(), False
+    for cell in nb["cells"]:
+        for line in "".join(cell["source"]).split("\n"):
+            stripped = line.strip()
+            if re.search(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", stripped):
+                inside = "BEGIN" in stripped
+                continue
+            marked = split_marked_line(line)
+            if marked:
+                secret.add(marked[0].strip())
+            elif stripped:
+                (secret if inside else open_).add(stripped)
+    return secret, open_
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_exercises_hold_no_solution_or_hidden_test_line(module):
+    secret, open_ = _split_lines(json.loads(solution(module).read_text(encoding="utf-8")))
+    public = set()
+    for cell in json.loads(exercise(module).read_text(encoding="utf-8"))["cells"]:
+        public |= {line.strip() for line in "".join(cell["source"]).split("\n")}
+    leaked = (secret - open_) & public  # a line the solution also shows openly (an import, say) is no secret
+    assert not leaked, f"exercises/{module} contains solution or hidden-test lines: {sorted(leaked)[:5]}"
+    text = exercise(module).read_text()
+    assert "BEGIN HIDDEN TESTS" not in text and "# BLANK:" not in text and "BEGIN SOLUTION" not in text

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from helpers.notebooks import exercise, modules, solution
+from helpers.teach.notebooks import exercise, modules, solution
 from conftest import run_nbgrader
 
 MODULES = modules()

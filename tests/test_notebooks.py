@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.notebooks import ROOT, errors, execute, lessons, modules, solution
+from helpers.teach.notebooks import ROOT, errors, execute, lessons, modules, solution
 
 ALL_COMMITTED = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("solutions/*/*.ipynb")) + sorted(ROOT.glob("exercises/*/*.ipynb"))
 RUNNABLE = lessons() + [solution(m) for m in modules()]

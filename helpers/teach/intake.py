@@ -1,0 +1,208 @@
+"""Read a class's downloads (a folder or a platform zip) and map each notebook to one student.
+
+File names are what learning platforms write: Moodle's "Jane Doe_1234567_assignsubmission_file_
+01_toy_signal.ipynb", Canvas's "doejane_LATE_12345_67890_01_toy_signal-1.ipynb", a per-student
+folder holding "Copy of 01_toy_signal.ipynb", and so on. The student's name is kept as the
+platform wrote it; the id nbgrader gets is that name as a folder-safe slug in any script.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import unicodedata
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+# Platform words, removed only as whole tokens: "late" goes from "doejane_LATE_1", not from "Plateau".
+NOISE_TOKENS = {"late", "assignsubmission", "file", "onlinetext", "submission"}
+NOISE_PREFIXES = (("copy", "of"),)
+RESUBMISSION = re.compile(r"(\s*\(\d+\)|-\d+)$")  # "name (1)", "name-1": the same file uploaded again
+MAX_ARCHIVE_BYTES = 2 << 30  # uncompressed bytes a zip may hold
+MAX_ARCHIVE_FILES = 5000
+
+
+@dataclass
+class Submission:
+    """One file found among the downloads, and what became of it."""
+
+    source: Path
+    name: str = ""  # the student as the platform wrote it
+    student: str = ""  # the id nbgrader uses
+    status: str = "graded"
+    notes: list[str] = field(default_factory=list)
+    score: float | None = None
+    max_score: float | None = None
+
+
+def slug(text: str) -> str:
+    """A folder-safe student id in any script: letters and digits of every alphabet, '-' and '_'."""
+    text = unicodedata.normalize("NFC", text)
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
+    return re.sub(r"_+", "_", cleaned).strip("_-")
+
+
+def platform_name(path: Path, module: str, top: Path) -> str:
+    """The student's name in the file name (or its per-student folder), as the platform wrote it.
+
+    Platform words are removed only as whole tokens, with the separators around them kept as written.
+    """
+    stem = RESUBMISSION.sub("", path.stem).replace(module, " ")
+    pieces = re.split(r"([\s_]+)", stem)  # tokens at even positions, separators at odd ones
+    tokens = pieces[0::2]
+    lowered = [t.lower() for t in tokens]
+    drop = {i for i, t in enumerate(lowered) if t in NOISE_TOKENS or not any(ch.isalnum() for ch in t)}
+    for prefix in NOISE_PREFIXES:
+        words = [i for i, t in enumerate(lowered) if t]
+        if [lowered[i] for i in words[: len(prefix)]] == list(prefix):
+            drop |= set(words[: len(prefix)])
+    kept = []
+    for i, token in enumerate(tokens):
+        if i not in drop and token:
+            if kept:
+                kept.append(pieces[2 * i - 1] if 2 * i - 1 < len(pieces) else " ")
+            kept.append(token)
+    name = "".join(kept).strip(" _-")
+    if not slug(name) and path.parent != top:  # "Copy of 01_toy_signal.ipynb" inside a folder named for the student
+        name = path.parent.relative_to(top).parts[0]
+    return name
+
+
+def student_from_name(path: Path, module: str, top: Path) -> str:
+    """The nbgrader id for the student a platform's file name (or per-student folder) names."""
+    return slug(platform_name(path, module, top)) or "unknown"
+
+
+def grade_ids(nb: dict) -> set[str]:
+    """The nbgrader grade ids of a notebook's cells."""
+    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])} - {None}
+
+
+class ArchiveRefused(ValueError):
+    """A zip that is too large, holds too many files, or cannot be read."""
+
+
+def unpack(archive: Path, dest: Path, max_bytes: int = MAX_ARCHIVE_BYTES, max_files: int = MAX_ARCHIVE_FILES) -> Path:
+    """Extract a platform zip into ``dest``, every entry kept inside it (absolute paths and '..' are cut off)."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ArchiveRefused(f"{archive} is not a readable zip ({error}); download it again from your platform.")
+    with zf:
+        entries = [e for e in zf.infolist() if not e.is_dir()]
+        if len(entries) > max_files:
+            raise ArchiveRefused(f"{archive} holds {len(entries)} files, more than the limit of {max_files}; "
+                                 f"raise it with --max-files {len(entries)} if this really is one class's download.")
+        declared = sum(e.file_size for e in entries)
+        if declared > max_bytes:
+            raise ArchiveRefused(f"{archive} unpacks to {declared / 2**20:.0f} MiB, more than the limit of "
+                                 f"{max_bytes / 2**20:.0f} MiB; raise it with --max-archive-mb if you expect that.")
+        written = 0
+        for entry in entries:
+            parts = [p for p in PurePosixPath(entry.filename.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
+            if not parts:
+                continue
+            target = dest.joinpath(*parts)
+            if dest.resolve() not in target.resolve().parents:
+                continue  # cannot happen after the clean-up above; kept as a guard
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(entry) as src, target.open("wb") as out:
+                while chunk := src.read(1 << 20):  # count real bytes: a zip's declared sizes can lie
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise ArchiveRefused(f"{archive} unpacks to more than {max_bytes / 2**20:.0f} MiB (the limit); "
+                                             "raise it with --max-archive-mb if you expect that.")
+                    out.write(chunk)
+            stamp = time.mktime((*entry.date_time, 0, 0, -1))  # the upload time the platform recorded, as unzip does
+            os.utime(target, (stamp, stamp))
+    return dest
+
+
+def _unique_ids(found: list[Submission]) -> None:
+    """Different platform names that slug to one id get distinct ids, and the summary says so."""
+    by_id: dict[str, set[str]] = {}
+    for sub in found:
+        by_id.setdefault(sub.student, set()).add(sub.name)
+    for student, names in by_id.items():
+        if len(names) < 2:
+            continue
+        for sub in found:
+            if sub.student == student:
+                digest = hashlib.sha1(sub.name.encode("utf-8")).hexdigest()[:6]
+                sub.notes.append(f"{len(names)} different names map to the id {student!r}; "
+                                 f"this one ({sub.name!r}) was graded as {student}_{digest}")
+                sub.student = f"{student}_{digest}"
+
+
+def _drop_resubmissions(found: list[Submission]) -> None:
+    """When one student has several gradable files, grade the newest and say which files were set aside."""
+    by_student: dict[str, list[Submission]] = {}
+    for sub in found:
+        if sub.status == "graded":
+            by_student.setdefault(sub.student, []).append(sub)
+    for subs in by_student.values():
+        if len(subs) < 2:
+            continue
+        subs.sort(key=lambda s: (s.source.stat().st_mtime, str(s.source)))
+        newest = subs[-1]
+        newest.notes.append(f"{len(subs)} files from this student; graded the newest, {newest.source.name}")
+        for older in subs[:-1]:
+            older.status = "superseded"
+            older.notes.append(f"{newest.source.name} is newer and was graded instead")
+
+
+def collect(source: Path, module: str, expected_ids: set[str], scratch: Path,
+            max_bytes: int = MAX_ARCHIVE_BYTES, max_files: int = MAX_ARCHIVE_FILES) -> list[Submission]:
+    """Find every notebook in the folder or zip and map it to a student, or say why not.
+
+    A zip is unpacked into ``scratch``, which must stay until grading ends: the submissions are read from there.
+    """
+    if source.is_file() and zipfile.is_zipfile(source):
+        top = unpack(source, scratch / "unzipped", max_bytes, max_files)
+    elif source.is_dir():
+        top = source
+    else:
+        raise SystemExit(f"{source} is neither a folder nor a zip file; pass the folder or zip your platform gave you.")
+    files = sorted(p for p in top.rglob("*.ipynb") if p.is_file() and not p.is_symlink()
+                   and ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts)
+    if not files:
+        raise SystemExit(f"no .ipynb files under {source}; is this the right download?")
+    found = []
+    for path in files:
+        sub = Submission(path, name=platform_name(path, module, top))
+        sub.student = slug(sub.name) or "unknown"
+        try:
+            nb = json.loads(path.read_bytes())
+            with warnings.catch_warnings():  # nbformat warns about duplicate cell ids; nbgrader copes with them
+                warnings.simplefilter("ignore")
+                nbformat.validate(nbformat.from_dict(nb))
+        except Exception as error:  # not JSON, or JSON that is not a notebook
+            sub.status = "not a valid notebook"
+            sub.notes.append(f"{type(error).__name__}: {str(error).splitlines()[0][:160]}")
+            found.append(sub)
+            continue
+        if module not in path.name and not (grade_ids(nb) & expected_ids):
+            sub.status = "not this module"
+            sub.notes.append(f"the file name lacks {module!r} and none of its graded cells belong to {module}")
+        elif module not in path.name:
+            sub.notes.append(f"renamed file; recognised as {module} by its graded cells")
+        found.append(sub)
+    _unique_ids(found)
+    _drop_resubmissions(found)
+    return found
+
+
+def copy_submission(sub: Submission, course: Path, module: str) -> Path:
+    """Copy the learner's file into nbgrader's submitted/ folder of ``course``; the download itself is never touched."""
+    dest = course / "submitted" / sub.student / module
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    shutil.copyfile(sub.source, dest / f"{module}.ipynb")
+    return dest / f"{module}.ipynb"
