@@ -3,8 +3,10 @@
 solutions/ is nbgrader's source folder and exercises/ its release folder, so
 ``nbgrader generate_assignment 01_toy_signal --force`` rewrites exercises/01_toy_signal/.
 """
+
 from pathlib import Path
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
@@ -22,7 +24,6 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
     SaveCells,
 )
-from nbconvert.preprocessors import ClearMetadataPreprocessor
 
 from helpers.teach.integrity import InjectIntegrityChecks, ReadIntegrityChecks
 from helpers.teach.preprocessors import DeduplicateGradeIds, FillInTheBlanks, SandboxedExecute, StderrInTestsIsOutput

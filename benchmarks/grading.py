@@ -8,6 +8,7 @@ code in a scratch copy of the course. The speed table grades ``--class-size`` co
 solution with and without the sandbox, with 1 job and with 2, side by side in one run, and
 prints the seconds per submission and what a class of 100 would take.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers.teach.attacks import Targets
 from helpers.teach.classroom import Settings, grade, print_summary, scratch_course
-from helpers.teach.crafted import Targets, craft_class
+from helpers.teach.crafted import craft_class
 from helpers.teach.notebooks import ROOT, modules, solution
 
 
@@ -36,7 +38,10 @@ def _crafted(module: str):
     def fill(folder: Path, course: Path) -> None:
         home = folder.parent / "home"
         home.mkdir()
-        craft_class(module, folder, Targets(course=course, repo=ROOT, home=home, downloads=folder, venv=Path(sys.prefix)))
+        craft_class(
+            module, folder, Targets(course=course, repo=ROOT, home=home, downloads=folder, venv=Path(sys.prefix))
+        )
+
     return fill
 
 
@@ -45,6 +50,7 @@ def _copies_of_solution(module: str, n: int):
         folder.mkdir(parents=True)
         for k in range(n):
             shutil.copy(solution(module), folder / f"student{k:03d}_{module}.ipynb")
+
     return fill
 
 
@@ -53,11 +59,14 @@ def speed_rows(module: str, class_size: int) -> list[tuple]:
     rows = []
     for jobs in (1, 2):
         for sandbox in (False, True):
-            subs, seconds = _grade_in_scratch(module, _copies_of_solution(module, class_size),
-                                              Settings(timeout=60, jobs=jobs, sandbox=sandbox))
+            subs, seconds = _grade_in_scratch(
+                module, _copies_of_solution(module, class_size), Settings(timeout=60, jobs=jobs, sandbox=sandbox)
+            )
             assert all(s.score == s.max_score for s in subs), f"a copy of the solution lost points: {subs}"
             rows.append((module, jobs, sandbox, seconds, seconds / class_size))
-            print(f"timed {module}: {jobs} job(s), sandbox {'on' if sandbox else 'off'}: {seconds:.1f} s", file=sys.stderr)
+            print(
+                f"timed {module}: {jobs} job(s), sandbox {'on' if sandbox else 'off'}: {seconds:.1f} s", file=sys.stderr
+            )
     return rows
 
 
@@ -68,7 +77,10 @@ def print_speed(rows: list[tuple], class_size: int) -> None:
     base = {(m, j): per for m, j, sandbox, _, per in rows if not sandbox}
     for module, jobs, sandbox, total, per in rows:
         cost = f"{(per / base[(module, jobs)] - 1) * 100:+.0f}%" if sandbox else ""
-        print(f"| {module} | {jobs} | {'on' if sandbox else 'off'} | {total:.1f} | {per:.2f} | {cost} | {per * 100 / 60:.1f} |")
+        print(
+            f"| {module} | {jobs} | {'on' if sandbox else 'off'} | {total:.1f} | {per:.2f} | {cost} "
+            f"| {per * 100 / 60:.1f} |"
+        )
 
 
 def main() -> None:

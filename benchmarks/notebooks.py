@@ -6,6 +6,7 @@
 Each notebook runs in its own child process, so the peak resident memory reported is that
 notebook's kernel alone (the largest process the child waited for).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +25,20 @@ def run_one(path: Path) -> dict:
     start = time.perf_counter()
     nb = execute(path, allow_errors=True)
     wall = time.perf_counter() - start
-    cells = [(i, cell_seconds(c) or 0.0, c.source.splitlines()[0] if c.source else "")
-             for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    cells = [
+        (i, cell_seconds(c) or 0.0, c.source.splitlines()[0] if c.source else "")
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+    ]
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel, reaped by this process
     return {"wall_s": wall, "peak_mib": peak_kib / 1024, "errors": len(errors(nb)), "cells": cells}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="*", type=Path, help="notebooks to run (default: every lesson and graded notebook)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="notebooks to run (default: every lesson and graded notebook)"
+    )
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # internal: run one notebook, print JSON
     args = parser.parse_args()
     if args.one:
@@ -41,8 +47,13 @@ def main() -> None:
     paths = args.paths or lessons() + [solution(m) for m in modules()]
     rows, all_cells = [], []
     for path in paths:
-        out = subprocess.run([sys.executable, "-m", "benchmarks.notebooks", "--one", str(path)],
-                             cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.notebooks", "--one", str(path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         report = json.loads(out.stdout.strip().splitlines()[-1])
         rel = str(Path(path).resolve().relative_to(ROOT))
         rows.append((rel, report["wall_s"], report["peak_mib"], report["errors"]))

@@ -1,5 +1,17 @@
-"""The code the course's notebooks share: schedules, data, models, training, sampling, metrics, widgets, grading.
+"""The code the course's notebooks share, one module per concept, in lesson order.
 
-Each module holds one concept; a function moves here once a lesson has derived it, and its
-docstring names that lesson. ``python -m helpers doctor`` checks your setup.
+- ``schedules`` (Module 02): noise schedules and the forward process q(x_t | x0), in numpy and torch;
+- ``data``, ``models``, ``training`` (03): two moons and the digits; the MLP and U-Net noise predictors;
+  the simple loss, label dropout, EMA and the training loop;
+- ``metrics`` (03-05): the digits classifier, Fréchet and energy distances, what guidance trades;
+- ``pretrained`` (04): the packaged digits U-Net and how it was made;
+- ``sampling`` (04): timesteps, one DDPM or DDIM step, and the sampling loop;
+- ``guidance`` (05): classifier-free guidance;
+- ``sd`` (06): Stable Diffusion 1.5 with diffusers, and its tiny offline twin;
+- ``images``, ``plotting``, ``widgets``: the photographs, figures and widgets the lessons show;
+- ``blanks``, ``quiz``, ``device``: the learner's tools (fill-in blanks, knowledge checks, torch threads).
+
+A function moves here once a lesson has derived it, and its docstring names that lesson and section.
+Teachers' and contributors' tools (grading, the sandbox, notebook execution, the doctor, the site)
+live apart, in ``helpers.teach``, which no lesson imports. ``python -m helpers doctor`` checks your setup.
 """

@@ -1,4 +1,5 @@
-"""The course's commands: ``python -m helpers doctor`` and ``python -m helpers colab OWNER/NAME``."""
+"""The course's commands: ``python -m helpers lab``, ``doctor``, ``site`` and ``colab OWNER/NAME``."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers.paths import ROOT
 
 
 def doctor(args: argparse.Namespace) -> int:
@@ -23,13 +24,16 @@ def _first_cells(path: Path) -> str:
 
 def colab(args: argparse.Namespace) -> int:
     """Point every notebook's "Open in Colab" badge and setup cell at the fork ``args.repo``."""
-    from helpers.colab import BRANCH, point_at
+    from helpers.teach.colab import BRANCH, point_at
+    from helpers.teach.notebooks import committed_notebooks
 
     root = args.root.resolve()
-    notebooks = [p for pattern in ("notebooks/*.ipynb", "solutions/*/*.ipynb", "exercises/*/*.ipynb")
-                 for p in sorted(root.glob(pattern))]
+    notebooks = committed_notebooks(root)
     if not notebooks:
-        print(f"error: no notebooks under {root}; run this from the course's repository root or pass --root", file=sys.stderr)
+        print(
+            f"error: no notebooks under {root}; run this from the course's repository root or pass --root",
+            file=sys.stderr,
+        )
         return 2
     try:
         changed = point_at(args.repo, root)
@@ -46,17 +50,43 @@ def colab(args: argparse.Namespace) -> int:
         for path in missed:
             print(f"  {path.relative_to(root)}", file=sys.stderr)
         return 1
-    print(f"{len(notebooks)} notebooks point at {args.repo} ({len(changed)} rewritten): their badges open "
-          f"https://{badge}... and their setup cells install {install}.")
-    print("solutions/ and exercises/ were rewritten alike, so exercises/ is still what generate_assignment makes. "
-          f"Commit and push to the {BRANCH} branch of {args.repo}.")
+    print(
+        f"{len(notebooks)} notebooks point at {args.repo} ({len(changed)} rewritten): their badges open "
+        f"https://{badge}... and their setup cells install {install}."
+    )
+    print(
+        "solutions/ and exercises/ were rewritten alike, so exercises/ is still what generate_assignment makes. "
+        f"Commit and push to the {BRANCH} branch of {args.repo}."
+    )
     return 0
+
+
+def lab(args: argparse.Namespace) -> int:
+    from helpers.teach.lab import main
+
+    return main(args.args)
+
+
+def site(args: argparse.Namespace) -> int:
+    from helpers.teach.site import main
+
+    return main(args.dest)
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers", description="Commands for the diffusion models course.")
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("doctor", help="check this environment and print a fix for each problem").set_defaults(run=doctor)
+    learn = commands.add_parser(
+        "lab", help="open the course in JupyterLab, at lesson 01 (--teacher keeps nbgrader's tools)"
+    )
+    learn.add_argument("args", nargs=argparse.REMAINDER, help="more arguments for jupyter lab")
+    learn.set_defaults(run=lab)
+    pages = commands.add_parser("site", help="execute every lesson and write the course as static HTML pages")
+    pages.add_argument("--dest", type=Path, default=ROOT / "site", help=f"where to write it (default: {ROOT / 'site'})")
+    pages.set_defaults(run=site)
+    commands.add_parser("doctor", help="check this environment and print a fix for each problem").set_defaults(
+        run=doctor
+    )
     fork = commands.add_parser("colab", help="point every Colab badge and setup cell at your fork")
     fork.add_argument("repo", metavar="OWNER/NAME", help="your fork on GitHub, e.g. my-school/diffusion-course")
     fork.add_argument("--root", type=Path, default=ROOT, help=f"the repository to rewrite (default: {ROOT})")

@@ -10,6 +10,7 @@ here does two things:
 * inside IPython, each such import registers an AST transformer, so a cell that still contains a
   ``___`` stops before its first line runs, naming the lines with blanks.
 """
+
 from __future__ import annotations
 
 import ast
@@ -21,13 +22,14 @@ BLANK = "___"
 class BlankError(NotImplementedError):
     """Raised when a ``___`` blank has not been replaced by the learner's code."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this error: the message alone, with no traceback into helpers."""
+        return [f"\x1b[0;31mBlankError\x1b[0m: {self}"]
+
 
 def _message(lines: list[int] | None = None) -> str:
     where = f" (line {', '.join(map(str, lines))})" if lines else ""
-    return (
-        f"This cell still has a blank ___ to fill{where}. "
-        "Replace each ___ with your code, then run the cell again."
-    )
+    return f"This cell still has a blank ___ to fill{where}. Replace each ___ with your code, then run the cell again."
 
 
 def raise_unfilled(lines: list[int] | None = None) -> NoReturn:

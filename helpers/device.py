@@ -1,4 +1,5 @@
 """Where torch runs: pick the device and set the CPU thread count deliberately."""
+
 from __future__ import annotations
 
 import os

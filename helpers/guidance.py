@@ -1,4 +1,6 @@
-"""Classifier-free guidance (Ho & Salimans 2022): one network, two predictions, and a scale. Derived in notebooks/05_guidance.ipynb.
+"""Classifier-free guidance (Ho & Salimans 2022): one network, two predictions, and a scale.
+
+Derived in notebooks/05_guidance.ipynb.
 
 A class-conditional network trained with **label dropout** (each label replaced by
 ``NULL_CLASS``, "no class", with probability ``p_uncond``) predicts both
@@ -19,34 +21,47 @@ sampler and diffusers' ``DDIMScheduler.step(..., use_clipped_model_output=True)`
 ``guided_samples`` (one scale) and ``guidance_sweep`` (many scales in one batched run, the
 same x_T for each) sample that way.
 
-The sweep metrics put numbers on what the scale trades (all computed on final samples x0
-in [-1, 1], shape (B, 1, 8, 8)):
-
-- fidelity: ``helpers.metrics.class_accuracy``, the share the course's classifier reads as the
-  requested digit;
-- diversity: ``within_class_diversity``, the mean Euclidean distance of a sample's classifier
-  features (``helpers.metrics.digit_features``, 64 dims) to its class centroid, averaged over
-  the classes;
-- saturation: ``saturation``, the share of pixels at the clip limits, |clip(x, -1, 1)| >= 0.99.
+What the scale trades is measured by helpers.metrics' ``sweep_metrics`` (fidelity, diversity,
+saturation).
 """
+
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from helpers.metrics import class_accuracy, digit_features, digits_classifier
 from helpers.models import NULL_CLASS, NUM_CLASSES
-from helpers.sampling import EpsFn, Timestep, clip_x0, ddim_sample, extract, predict_x0
+from helpers.moved import moved
+from helpers.sampling import EpsFn, clip_consistent_eps_fn, ddim_sample
 from helpers.schedules import Schedule
 
-SATURATION_LIMIT = 0.99  # a pixel with |x| >= 0.99 after clipping to [-1, 1] counts as saturated
+__getattr__ = moved(
+    __name__,
+    {
+        "drop_labels": "helpers.training",
+        "clip_consistent_eps": "helpers.sampling",
+        "clip_consistent_eps_fn": "helpers.sampling",
+        "SATURATION_LIMIT": "helpers.metrics",
+        "saturation": "helpers.metrics",
+        "sweep_metrics": "helpers.metrics",
+        "within_class_diversity": "helpers.metrics",
+        "within_class_spread": "helpers.metrics",
+    },
+)
 
 
 def cfg_eps(eps_uncond: Tensor, eps_cond: Tensor, scale: float | Tensor) -> Tensor:
-    """eps_hat = eps_uncond + scale (eps_cond - eps_uncond), Ho & Salimans 2022 eq. 6 with w = scale - 1; scale may broadcast per row."""
+    """eps_hat = eps_uncond + s (eps_cond - eps_uncond): Ho & Salimans 2022, eq. 6, whose w is our s - 1.
+
+    s is one scale, or one per row of the batch.
+
+    The one home of classifier-free guidance (helpers.sd uses it for Stable Diffusion).
+    Derived in notebooks/05_guidance.ipynb §2.
+    """
     if eps_uncond.shape != eps_cond.shape:
-        raise ValueError(f"eps_uncond has shape {tuple(eps_uncond.shape)} but eps_cond has shape {tuple(eps_cond.shape)}.")
+        raise ValueError(
+            f"eps_uncond has shape {tuple(eps_uncond.shape)} but eps_cond has shape {tuple(eps_cond.shape)}."
+        )
     return eps_uncond + scale * (eps_cond - eps_uncond)  # (B, ...)
 
 
@@ -73,7 +88,13 @@ def _scales(scale: float | Tensor, x_t: Tensor) -> float | Tensor:
 
 
 def guided_eps_fn(model: nn.Module, y: Tensor | int, scale: float | Tensor) -> EpsFn:
-    """eps_fn(x_t, t) for the samplers: cond and uncond in one batched forward, combined by cfg_eps (scale: one, or one per row)."""
+    """eps_fn(x_t, t) for the samplers: cond and uncond in one batched forward, combined by cfg_eps.
+
+    ``scale`` is one scale, or one per row.
+
+    Derived in notebooks/05_guidance.ipynb §2.
+    """
+
     def eps_fn(x_t: Tensor, t: Tensor) -> Tensor:
         B = x_t.shape[0]
         labels = _labels(y, B).to(x_t.device)  # (B,)
@@ -81,33 +102,26 @@ def guided_eps_fn(model: nn.Module, y: Tensor | int, scale: float | Tensor) -> E
         eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, null]))  # (2B, ...)
         eps_cond, eps_uncond = eps.chunk(2)  # (B, ...) each
         return cfg_eps(eps_uncond, eps_cond, _scales(scale, x_t))
+
     return eps_fn
 
 
-def clip_consistent_eps(x_t: Tensor, t: Timestep, eps: Tensor, schedule: Schedule, clip_range: float = 1.0) -> Tensor:
-    """eps re-derived from the clipped x0_hat: (x_t - sqrt(alpha_bar_t) clip(x0_hat)) / sqrt(1 - alpha_bar_t), as in GLIDE."""
-    x0_hat = clip_x0(predict_x0(x_t, t, eps, schedule), clip_range)  # (B, ...)
-    return (x_t - extract(schedule.sqrt_alpha_bar, t, x_t) * x0_hat) / extract(schedule.sqrt_one_minus_alpha_bar, t, x_t)
+def guided_samples(
+    model: nn.Module,
+    schedule: Schedule,
+    y: Tensor,
+    scale: float,
+    num_steps: int = 50,
+    seed: int = 0,
+    consistent: bool = True,
+    progress: bool = False,
+) -> Tensor:
+    """Deterministic DDIM samples (eta = 0) of digits y (B,) at one scale.
 
-
-def clip_consistent_eps_fn(eps_fn: EpsFn, schedule: Schedule, clip_range: float = 1.0) -> EpsFn:
-    """Wrap eps_fn so that every eps it returns agrees with the clipped x0_hat (see clip_consistent_eps)."""
-    return lambda x_t, t: clip_consistent_eps(x_t, t, eps_fn(x_t, t), schedule, clip_range)
-
-
-def drop_labels(y: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
-    """Label dropout: each label becomes NULL_CLASS with probability p (one uniform draw per label, as in training)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p is a probability in [0, 1], got {p}.")
-    drop = torch.rand(y.shape[0], generator=generator) < p  # (B,); the same draw as helpers.training.diffusion_loss
-    return torch.where(drop.to(y.device), torch.full_like(y, NULL_CLASS), y)
-
-
-def guided_samples(model: nn.Module, schedule: Schedule, y: Tensor, scale: float, num_steps: int = 50,
-                   seed: int = 0, consistent: bool = True, progress: bool = False) -> Tensor:
-    """Deterministic DDIM samples (eta = 0) of digits y (B,) at one scale, eps re-derived from the clipped x0_hat unless consistent=False.
+    eps is re-derived from the clipped x0_hat unless consistent=False.
 
     The same seed gives the same x_T at every scale, so a sweep over scales changes only the guidance.
+    Derived in notebooks/05_guidance.ipynb §3.
     """
     generator = torch.Generator().manual_seed(seed)
     shape = (y.shape[0], *model.image_shape)  # (B, 1, 8, 8)
@@ -117,12 +131,21 @@ def guided_samples(model: nn.Module, schedule: Schedule, y: Tensor, scale: float
     return ddim_sample(eps_fn, shape, schedule, num_steps, generator=generator, progress=progress)
 
 
-def guidance_sweep(model: nn.Module, schedule: Schedule, y: Tensor, scales: list[float], num_steps: int = 50,
-                   seed: int = 0, consistent: bool = True, progress: bool = False) -> dict[float, Tensor]:
+def guidance_sweep(
+    model: nn.Module,
+    schedule: Schedule,
+    y: Tensor,
+    scales: list[float],
+    num_steps: int = 50,
+    seed: int = 0,
+    consistent: bool = True,
+    progress: bool = False,
+) -> dict[float, Tensor]:
     """guided_samples at every scale from one batched run: {scale: samples (B, 1, 8, 8)}, the same x_T for each scale.
 
     One forward pass on len(scales) * 2B images per step instead of len(scales) passes on 2B: the
     same arithmetic, far fewer calls (each call has a fixed cost, large on a busy CPU).
+    Derived in notebooks/05_guidance.ipynb §4.
     """
     B, k = y.shape[0], len(scales)
     x_T = torch.randn((B, *model.image_shape), generator=torch.Generator().manual_seed(seed))  # guided_samples' x_T
@@ -130,38 +153,7 @@ def guidance_sweep(model: nn.Module, schedule: Schedule, y: Tensor, scales: list
     eps_fn = guided_eps_fn(model, y.repeat(k), scale)
     if consistent:
         eps_fn = clip_consistent_eps_fn(eps_fn, schedule)
-    x = ddim_sample(eps_fn, (k * B, *model.image_shape), schedule, num_steps, x_T=x_T.repeat(k, 1, 1, 1),
-                    progress=progress)  # (k B, 1, 8, 8)
+    x = ddim_sample(
+        eps_fn, (k * B, *model.image_shape), schedule, num_steps, x_T=x_T.repeat(k, 1, 1, 1), progress=progress
+    )  # (k B, 1, 8, 8)
     return dict(zip(scales, x.split(B)))
-
-
-def saturation(x: Tensor, limit: float = SATURATION_LIMIT) -> float:
-    """Share of pixels at the clip limits: |clip(x, -1, 1)| >= limit, over every pixel of every image."""
-    return (x.detach().float().clamp(-1, 1).abs() >= limit).float().mean().item()
-
-
-def within_class_spread(features: np.ndarray, y: Tensor | np.ndarray) -> float:
-    """Mean distance of feature rows (N, D) to their class centroid, averaged over the classes with 2 or more rows."""
-    features, y = np.asarray(features, dtype=np.float64), np.asarray(y)
-    if features.ndim != 2 or y.shape != features.shape[:1]:
-        raise ValueError(f"give features (N, D) and one label per row, got {features.shape} and {y.shape}.")
-    spreads = []
-    for c in np.unique(y):
-        f = features[y == c]  # (N_c, D)
-        if len(f) >= 2:
-            spreads.append(np.linalg.norm(f - f.mean(axis=0), axis=1).mean())
-    if not spreads:
-        raise ValueError("no class has two or more samples; diversity needs at least two per class.")
-    return float(np.mean(spreads))
-
-
-def within_class_diversity(x: Tensor, y: Tensor) -> float:
-    """Within-class spread of images x (B, 1, 8, 8) in the course classifier's feature space, grouped by requested digit y."""
-    with torch.enable_grad():  # the cached classifier is fitted on first use; digit_features runs under no_grad
-        digits_classifier()
-    return within_class_spread(digit_features(x), torch.as_tensor(y).numpy())
-
-
-def sweep_metrics(x: Tensor, y: Tensor) -> dict[str, float]:
-    """Fidelity, diversity and saturation of guided samples x (B, 1, 8, 8) asked to be digits y (B,)."""
-    return {"accuracy": class_accuracy(x, y), "diversity": within_class_diversity(x, y), "saturation": saturation(x)}

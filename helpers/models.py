@@ -4,29 +4,43 @@ Both take the noisy sample x_t, an integer timestep t in [0, T] (t = 0 is clean,
 Ho et al. 2020) and, for the U-Net, an optional class label y. A conditional U-Net has 11
 class embeddings: the digits 0..9 and NULL_CLASS = 10, "no class", which classifier-free
 guidance (Ho & Salimans 2022) trains by label dropout and uses for the unconditional
-prediction. Each model keeps its constructor arguments in ``model.config`` so that
-``build_model(model.config)`` rebuilds it (helpers.training.save_weights stores the config).
-Used from notebooks/03_training_objective.ipynb on.
+prediction. Each model keeps its hyperparameters in ``model.config``, a frozen dataclass
+(:class:`MLPConfig` or :class:`UNetConfig`), so that ``build_model(model.config)`` rebuilds it;
+:func:`save_weights` stores it in the safetensors header and :func:`load_weights` reads it back.
+Derived in notebooks/03_training_objective.ipynb.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import math
-from importlib import resources
-from importlib.resources.abc import Traversable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from helpers.moved import moved
+from helpers.schedules import check_t
+
+__getattr__ = moved(
+    __name__,
+    dict.fromkeys(
+        ("pretrained_path", "pretrained_metadata", "load_pretrained", "save_weights", "read_metadata", "load_weights"),
+        "helpers.pretrained",
+    ),
+)
+
 NUM_CLASSES = 10
 NULL_CLASS = 10  # the "no class" label of classifier-free guidance
-PRETRAINED_FILE = "digits_unet.safetensors"
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Transformer position encoding of t (Vaswani et al. 2017, sec. 3.5), as DDPM embeds timesteps: [sin, cos], (B, dim)."""
+    """Transformer position encoding of t (Vaswani et al. 2017, sec. 3.5), as DDPM embeds timesteps: (B, dim).
+
+    Derived in notebooks/03_training_objective.ipynb §3.
+    """
     if dim % 2:
         raise ValueError(f"the embedding dimension must be even, got {dim}.")
     half = dim // 2
@@ -36,17 +50,72 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0)
 
 
 def check_timesteps(t: torch.Tensor | int, batch: int, T: int) -> torch.Tensor:
-    """Return t as an int64 tensor of shape (B,), or raise if it is not an integer timestep in [0, T]."""
+    """t as an int64 tensor of shape (B,): one timestep for the batch is expanded; each is checked by schedules.check_t.
+
+    Derived in notebooks/03_training_objective.ipynb §3.
+    """
+    check_t(t, T)
     t = torch.as_tensor(t)
-    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        raise TypeError(f"t must hold integer timesteps in [0, {T}], got dtype {t.dtype}; use torch.randint or .long().")
     if t.ndim == 0:
         t = t.expand(batch)
     if t.shape != (batch,):
-        raise ValueError(f"t must have shape ({batch},), one timestep per sample of x_t, or be a single timestep; got {tuple(t.shape)}.")
-    if batch and (t.min() < 0 or t.max() > T):
-        raise ValueError(f"t must be in [0, {T}] (t = 0 is clean data, t = T pure noise); got values {t.min().item()}..{t.max().item()}.")
+        raise ValueError(
+            f"t must have shape ({batch},), one timestep per sample of x_t, or be a single timestep; "
+            f"got {tuple(t.shape)}."
+        )
     return t.long()
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Hyperparameters of :class:`MLPDenoiser`.
+
+    Derived in notebooks/03_training_objective.ipynb §3.
+    """
+
+    dim: int = 2
+    hidden: int = 128
+    depth: int = 3
+    time_dim: int = 32
+    T: int = 1000
+    kind = "mlp"
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Hyperparameters of :class:`DigitsUNet`.
+
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
+
+    channels: int = 32
+    emb_dim: int = 64
+    conditional: bool = True
+    T: int = 1000
+    image_channels: int = 1
+    image_size: int = 8
+    kind = "digits_unet"
+
+
+def config_to_dict(config: MLPConfig | UNetConfig) -> dict[str, Any]:
+    """The config as the JSON-ready dict stored in a weights file: its fields plus "kind".
+
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
+    return {"kind": config.kind, **dataclasses.asdict(config)}
+
+
+def config_from_dict(data: dict[str, Any]) -> MLPConfig | UNetConfig:
+    """The typed config written by :func:`config_to_dict` (as read back from a weights file).
+
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
+    data = dict(data)
+    kind = data.pop("kind", None)
+    types = {c.kind: c for c in (MLPConfig, UNetConfig)}
+    if kind not in types:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(types)}.")
+    return types[kind](**data)
 
 
 def _check_x(x_t: torch.Tensor, expected: tuple[int, ...], what: str) -> None:
@@ -56,7 +125,10 @@ def _check_x(x_t: torch.Tensor, expected: tuple[int, ...], what: str) -> None:
 
 
 class TimeEmbedding(nn.Module):
-    """Sinusoidal embedding of t followed by a 2-layer MLP, as in DDPM (Ho et al. 2020, appendix B)."""
+    """Sinusoidal embedding of t followed by a 2-layer MLP, as in DDPM (Ho et al. 2020, appendix B).
+
+    Derived in notebooks/03_training_objective.ipynb §3.
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -68,11 +140,14 @@ class TimeEmbedding(nn.Module):
 
 
 class MLPDenoiser(nn.Module):
-    """eps_theta(x_t, t) for 2D points: an MLP on [x_t, time embedding] with SiLU activations."""
+    """eps_theta(x_t, t) for 2D points: an MLP on [x_t, time embedding] with SiLU activations.
+
+    Derived in notebooks/03_training_objective.ipynb §3.
+    """
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, time_dim: int = 32, T: int = 1000) -> None:
         super().__init__()
-        self.config = {"kind": "mlp", "dim": dim, "hidden": hidden, "depth": depth, "time_dim": time_dim, "T": T}
+        self.config = MLPConfig(dim, hidden, depth, time_dim, T)
         self.dim, self.T = dim, T
         self.time = TimeEmbedding(time_dim)
         layers: list[nn.Module] = []
@@ -91,7 +166,10 @@ class MLPDenoiser(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice, with the time(+class) embedding added in between (the DDPM U-Net block)."""
+    """GroupNorm-SiLU-conv twice, with the time(+class) embedding added in between (the DDPM U-Net block).
+
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int = 8) -> None:
         super().__init__()
@@ -110,13 +188,22 @@ class ResBlock(nn.Module):
 
 
 class DigitsUNet(nn.Module):
-    """A two-level U-Net (Ronneberger et al. 2015, as used by Ho et al. 2020) for 8x8 digits, optionally class-conditional."""
+    """A two-level U-Net (Ronneberger et al. 2015, as in Ho et al. 2020) for 8x8 digits, optionally class-conditional.
 
-    def __init__(self, channels: int = 32, emb_dim: int = 64, conditional: bool = True, T: int = 1000,
-                 image_channels: int = 1, image_size: int = 8) -> None:
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
+
+    def __init__(
+        self,
+        channels: int = 32,
+        emb_dim: int = 64,
+        conditional: bool = True,
+        T: int = 1000,
+        image_channels: int = 1,
+        image_size: int = 8,
+    ) -> None:
         super().__init__()
-        self.config = {"kind": "digits_unet", "channels": channels, "emb_dim": emb_dim, "conditional": conditional,
-                       "T": T, "image_channels": image_channels, "image_size": image_size}
+        self.config = UNetConfig(channels, emb_dim, conditional, T, image_channels, image_size)
         self.T, self.conditional = T, conditional
         self.image_shape = (image_channels, image_size, image_size)
         c = channels
@@ -145,9 +232,13 @@ class DigitsUNet(nn.Module):
             y = torch.full((batch,), NULL_CLASS, dtype=torch.long)
         y = torch.as_tensor(y)
         if y.is_floating_point() or y.shape != (batch,):
-            raise ValueError(f"y must be integer labels of shape ({batch},), got dtype {y.dtype} and shape {tuple(y.shape)}.")
+            raise ValueError(
+                f"y must be integer labels of shape ({batch},), got dtype {y.dtype} and shape {tuple(y.shape)}."
+            )
         if batch and (y.min() < 0 or y.max() > NULL_CLASS):
-            raise ValueError(f"labels y must be digits 0..9 or NULL_CLASS = {NULL_CLASS}; got {y.min().item()}..{y.max().item()}.")
+            raise ValueError(
+                f"labels y must be digits 0..9 or NULL_CLASS = {NULL_CLASS}; got {y.min().item()}..{y.max().item()}."
+            )
         return emb + self.label(y.long())
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor | int, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,41 +254,19 @@ class DigitsUNet(nn.Module):
 MODELS = {"mlp": MLPDenoiser, "digits_unet": DigitsUNet}
 
 
-def build_model(config: dict[str, Any]) -> nn.Module:
-    """Rebuild a fresh (untrained) model from its ``config`` dict, e.g. one read back from a weights file."""
-    config = dict(config)
-    kind = config.pop("kind", None)
-    if kind not in MODELS:
-        raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}.")
-    return MODELS[kind](**config)
+def build_model(config: MLPConfig | UNetConfig | dict[str, Any]) -> nn.Module:
+    """A fresh (untrained) model from its config: a typed config, or the dict a weights file stores.
+
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    return MODELS[config.kind](**dataclasses.asdict(config))
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters (on the meta device too, as Module 06 counts them).
 
-
-def pretrained_path() -> Traversable:
-    """The packaged weights of the class-conditional digits U-Net, found with importlib.resources."""
-    try:
-        root = resources.files("helpers")
-    except (NotADirectoryError, TypeError):  # helpers as a namespace package under an editable install
-        root = Path(__file__).resolve().parent
-    return root / "weights" / PRETRAINED_FILE
-
-
-def pretrained_metadata() -> dict[str, Any]:
-    """How the packaged U-Net was trained: config, schedule, T, p_uncond, steps, seed (see scripts/train_pretrained.py)."""
-    from helpers.training import read_metadata
-
-    with resources.as_file(pretrained_path()) as path:
-        return read_metadata(path)
-
-
-def load_pretrained() -> DigitsUNet:
-    """The class-conditional digits U-Net trained by scripts/train_pretrained.py, in eval mode (eps prediction)."""
-    from helpers.training import load_weights
-
-    with resources.as_file(pretrained_path()) as path:
-        model = load_weights(path)
-    return model.eval()
+    Derived in notebooks/03_training_objective.ipynb §3.
+    """
+    return sum(p.numel() for p in model.parameters())

@@ -9,6 +9,7 @@ the first noising step, so our t is diffusers' timestep + 1. The closed form (eq
 
     x_t = sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * eps
 """
+
 from __future__ import annotations
 
 import math
@@ -25,19 +26,28 @@ def _check_T(T: int) -> None:
 
 
 def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
-    """Linear schedule of Ho et al. 2020: beta_1..beta_T rise evenly from 1e-4 to 0.02, shape (T,)."""
+    """Linear schedule of Ho et al. 2020: beta_1..beta_T rise evenly from 1e-4 to 0.02, shape (T,).
+
+    Derived in notebooks/02_forward_process.ipynb §5.
+    """
     _check_T(T)
     return np.linspace(beta_start, beta_end, T, dtype=np.float64)
 
 
 def cosine_alpha_bar(t: np.ndarray | float, T: int, s: float = 0.008) -> np.ndarray:
-    """f(t)/f(0) with f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2), Nichol & Dhariwal 2021, eq. 17; t may be fractional."""
+    """f(t)/f(0) with f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2), Nichol & Dhariwal 2021, eq. 17; t may be fractional.
+
+    Derived in notebooks/02_forward_process.ipynb §5.
+    """
     f = lambda u: np.cos((np.asarray(u, dtype=np.float64) / T + s) / (1 + s) * math.pi / 2) ** 2
     return f(t) / f(0)
 
 
 def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    """Cosine schedule of Nichol & Dhariwal 2021: beta_t = 1 - abar(t)/abar(t-1), clipped at 0.999, shape (T,)."""
+    """Cosine schedule of Nichol & Dhariwal 2021: beta_t = 1 - abar(t)/abar(t-1), clipped at 0.999, shape (T,).
+
+    Derived in notebooks/02_forward_process.ipynb §5.
+    """
     _check_T(T)
     steps = np.arange(T, dtype=np.float64)
     betas = 1 - cosine_alpha_bar(steps + 1, T, s) / cosine_alpha_bar(steps, T, s)
@@ -45,7 +55,10 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np
 
 
 def make_betas(name: str, T: int = 1000) -> np.ndarray:
-    """beta_1..beta_T of the schedule called ``name`` ("linear" or "cosine"), shape (T,)."""
+    """beta_1..beta_T of the schedule called ``name`` ("linear" or "cosine"), shape (T,).
+
+    Derived in notebooks/02_forward_process.ipynb §5.
+    """
     if name == "linear":
         return linear_betas(T)
     if name == "cosine":
@@ -55,7 +68,10 @@ def make_betas(name: str, T: int = 1000) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A beta schedule and every quantity derived from it; each array has T + 1 entries, indexed by t."""
+    """A beta schedule and every quantity derived from it; each array has T + 1 entries, indexed by t.
+
+    Derived in notebooks/02_forward_process.ipynb §3.
+    """
 
     name: str
     T: int
@@ -95,32 +111,118 @@ class Schedule:
         with np.errstate(divide="ignore"):
             return np.log(self.alpha_bar) - np.log1p(-self.alpha_bar)
 
-    def check_t(self, t) -> np.ndarray:
-        """Return t as an integer array, or raise if any t is outside [0, T]."""
-        t_arr = np.asarray(t)
-        if not np.issubdtype(t_arr.dtype, np.integer):
-            raise TypeError(f"t must be an integer timestep (or an array of them), got dtype {t_arr.dtype}.")
-        if t_arr.size and (t_arr.min() < 0 or t_arr.max() > self.T):
-            raise ValueError(
-                f"t must be in [0, {self.T}] for a schedule with T={self.T} steps (t=0 is the clean image); "
-                f"got values from {t_arr.min()} to {t_arr.max()}."
-            )
-        return t_arr.astype(np.int64)
+    def check_t(self, t, low: int = 0, name: str = "t") -> np.ndarray:
+        """Return t as an int64 array, or raise if any t is outside [low, T] (see :func:`check_t`).
 
-    def q_sample(self, x0: np.ndarray, t, noise: np.ndarray) -> np.ndarray:
-        """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (Ho et al. 2020, eq. 4)."""
-        return q_sample(x0, t, noise, self)
+        Derived in notebooks/02_forward_process.ipynb §3.
+        """
+        return check_t(t, self.T, low, name)
+
+    def q_sample(self, x0, t, eps):
+        """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (Ho et al. 2020, eq. 4); see :func:`q_sample`."""
+        return q_sample(x0, t, eps, self)
 
 
-def q_sample(x0: np.ndarray, t, noise: np.ndarray, schedule: Schedule) -> np.ndarray:
-    """Sample x_t from q(x_t | x0) in one shot: sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise."""
-    x0, noise = np.asarray(x0), np.asarray(noise)
-    if x0.shape != noise.shape:
-        raise ValueError(f"x0 has shape {x0.shape} but noise has shape {noise.shape}; draw noise with np.random's shape=x0.shape.")
-    t = schedule.check_t(t)
-    if t.ndim > 1 or (t.ndim == 1 and (x0.ndim == 0 or t.shape[0] != x0.shape[0])):
-        raise ValueError(f"t has shape {t.shape}; give one t, or one per batch row of x0 (x0 has shape {x0.shape}).")
-    shape = t.shape + (1,) * (x0.ndim - t.ndim)  # broadcast a per-row t over the remaining axes
-    a = schedule.sqrt_alpha_bar[t].reshape(shape)  # (B, 1, ..., 1)
-    b = schedule.sqrt_one_minus_alpha_bar[t].reshape(shape)
-    return a * x0 + b * noise
+def _is_torch(x) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def check_t(t, T: int, low: int = 0, name: str = "t") -> np.ndarray:
+    """t (an int, array or LongTensor) as an int64 numpy array, or raise unless every t is an integer in [low, T].
+
+    The one timestep validator of the course: schedules, models and samplers all call it.
+    Derived in notebooks/02_forward_process.ipynb §3.
+    """
+    if (
+        isinstance(t, bool)
+        or getattr(getattr(t, "dtype", None), "is_floating_point", False) is True
+        or str(getattr(t, "dtype", "")) == "torch.bool"
+    ):
+        raise TypeError(
+            f"{name} must be an integer timestep, got {getattr(t, 'dtype', type(t).__name__)}; "
+            "use an int, np.int64 values or a LongTensor."
+        )
+    t_arr = t.detach().cpu().numpy() if _is_torch(t) else np.asarray(t)
+    if not np.issubdtype(t_arr.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer timestep (or an array of them), got dtype {t_arr.dtype}.")
+    if t_arr.size and (t_arr.min() < low or t_arr.max() > T):
+        raise ValueError(
+            f"{name} must be in [{low}, {T}] for a schedule with T={T} steps (t = 0 is the clean image, t = T pure "
+            f"noise); got values from {t_arr.min()} to {t_arr.max()}."
+        )
+    return t_arr.astype(np.int64)
+
+
+def at(values: np.ndarray, t, like, low: int = 0, name: str = "t", what: str = "x_t"):
+    """values[t] of a per-timestep array, shaped to broadcast over ``like``: (B, 1, ..., 1), or () for one t.
+
+    ``like`` decides the type: a numpy array gives float64 numpy, a torch tensor gives a tensor
+    of its dtype and device. The one home of "the schedule at t" (Ho et al.'s ``_extract``).
+    Derived in notebooks/02_forward_process.ipynb §2.
+    """
+    t_arr = check_t(t, len(values) - 1, low, name)
+    ndim = len(like.shape)
+    if t_arr.ndim > 1 or (t_arr.ndim == 1 and (ndim == 0 or t_arr.shape[0] != like.shape[0])):
+        raise ValueError(
+            f"{name} has shape {tuple(t_arr.shape)}; give one {name}, or one per batch row of {what} "
+            f"({what} has shape {tuple(like.shape)})."
+        )
+    picked = np.asarray(values, dtype=np.float64)[t_arr]
+    picked = picked.reshape(picked.shape + (1,) * (ndim - 1)) if picked.ndim else picked
+    if _is_torch(like):
+        import torch
+
+        return torch.as_tensor(picked, dtype=like.dtype, device=like.device)
+    return picked
+
+
+def q_sample(x0, t, eps, schedule: Schedule):
+    """x_t from q(x_t | x0) in one shot: sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (Ho et al. 2020, eq. 4).
+
+    Works on numpy arrays and on torch tensors alike, with one t or one t per row of x0.
+    Derived in notebooks/02_forward_process.ipynb §3.
+    """
+    if tuple(x0.shape) != tuple(eps.shape):
+        raise ValueError(
+            f"x0 has shape {tuple(x0.shape)} but eps has shape {tuple(eps.shape)}; "
+            "draw eps with the same shape as x0 (np.random's shape=x0.shape, or torch.randn_like(x0))."
+        )
+    if not _is_torch(x0):
+        x0, eps = np.asarray(x0), np.asarray(eps)
+    a = at(schedule.sqrt_alpha_bar, t, x0, what="x0")  # (B, 1, ..., 1) or ()
+    return a * x0 + at(schedule.sqrt_one_minus_alpha_bar, t, x0, what="x0") * eps  # (B, ...)
+
+
+@dataclass(frozen=True)
+class TorchSchedule:
+    """A Schedule's arrays as float32 torch tensors, each of shape (T + 1,) and indexed by t.
+
+    Derived in notebooks/03_training_objective.ipynb §2.
+    """
+
+    name: str
+    T: int
+    beta: "torch.Tensor"  # noqa: F821
+    alpha: "torch.Tensor"  # noqa: F821
+    alpha_bar: "torch.Tensor"  # noqa: F821
+    sqrt_alpha_bar: "torch.Tensor"  # noqa: F821
+    sqrt_one_minus_alpha_bar: "torch.Tensor"  # noqa: F821
+
+
+def torch_schedule(schedule: Schedule, device="cpu") -> TorchSchedule:
+    """The schedule's arrays (computed in float64 numpy) as float32 tensors on ``device``, to index by t in torch code.
+
+    Derived in notebooks/03_training_objective.ipynb §1.
+    """
+    import torch
+
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)
+    return TorchSchedule(
+        schedule.name,
+        schedule.T,
+        as_t(schedule.beta),
+        as_t(schedule.alpha),
+        as_t(schedule.alpha_bar),
+        as_t(schedule.sqrt_alpha_bar),
+        as_t(schedule.sqrt_one_minus_alpha_bar),
+    )

@@ -1,4 +1,5 @@
 """Shared fixtures: the repository root, and nbgrader run in a scratch copy of the course."""
+
 from __future__ import annotations
 
 import os
@@ -34,6 +35,14 @@ def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.C
 
 
 @pytest.fixture(scope="session")
+def executed_lessons() -> dict[Path, object]:
+    """Every lesson run once, top to bottom, in a fresh kernel: test_notebooks checks them, test_site renders them."""
+    from helpers.teach.notebooks import execute, lessons
+
+    return {path: execute(path, allow_errors=True) for path in lessons()}
+
+
+@pytest.fixture(scope="session")
 def course_copy(tmp_path_factory) -> Path:
     """A scratch copy of the course's nbgrader folders, with every assignment generated into it."""
     dest = scratch_course(tmp_path_factory.mktemp("course"))
@@ -41,3 +50,6 @@ def course_copy(tmp_path_factory) -> Path:
         run_nbgrader(["generate_assignment", module, "--force"], cwd=dest)
         warm_caches(dest, module)
     return dest
+
+
+from classroom_fixture import hostile  # noqa: E402,F401 (the hostile class, graded once per session)

@@ -1,4 +1,5 @@
 """Unit tests of the fill-in-the-blank mechanism and the quiz."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,15 +8,28 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 
 from helpers.blanks import BlankError, ___
-from helpers.teach.preprocessors import blank_line, blank_source, fill_stub, has_blanks, split_marked_line
 from helpers.quiz import Question, Quiz
+from helpers.teach.preprocessors import blank_line, blank_source, fill_stub, has_blanks, split_marked_line
 
 
-@pytest.mark.parametrize("use", [
-    lambda: 1 + ___, lambda: ___ - 1, lambda: [1, 2][___], lambda: float(___), lambda: str(___),
-    lambda: np.sqrt(___), lambda: torch.ones(2) * ___, lambda: torch.sqrt(___), lambda: ___.mean(),
-    lambda: ___(), lambda: list(___), lambda: ___ == 1, lambda: bool(___),
-])
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda: 1 + ___,
+        lambda: ___ - 1,
+        lambda: [1, 2][___],
+        lambda: float(___),
+        lambda: str(___),
+        lambda: np.sqrt(___),
+        lambda: torch.ones(2) * ___,
+        lambda: torch.sqrt(___),
+        lambda: ___.mean(),
+        lambda: ___(),
+        lambda: list(___),
+        lambda: ___ == 1,
+        lambda: bool(___),
+    ],
+)
 def test_every_use_of_an_unfilled_blank_raises(use):
     with pytest.raises(BlankError, match="blank ___ to fill"):
         use()
@@ -54,14 +68,19 @@ def test_without_the_sentinel_ipython_would_run_a_blank_silently(shell):
     assert result.success and shell.user_ns["y"] == 11
 
 
-@pytest.mark.parametrize("solution, student", [
-    ("x = [v + random.gauss(0, 0.1) for v in x]  # BLANK: random.gauss(0, 0.1)",
-     "x = [v + ___ for v in x]  # 👉 replace ___"),
-    ("    d = a - b  # BLANK: a ;; b", "    d = ___ - ___  # 👉 replace ___"),
-    ('q1 = "b"  # BLANK: "b"', "q1 = ___  # 👉 replace ___"),
-    ("y = f(x)  # 👉 call f  # BLANK: f(x)", "y = ___  # 👉 call f"),
-    ("plain = line  # a comment", "plain = line  # a comment"),
-])
+@pytest.mark.parametrize(
+    "solution, student",
+    [
+        (
+            "x = [v + random.gauss(0, 0.1) for v in x]  # BLANK: random.gauss(0, 0.1)",
+            "x = [v + ___ for v in x]  # 👉 replace ___",
+        ),
+        ("    d = a - b  # BLANK: a ;; b", "    d = ___ - ___  # 👉 replace ___"),
+        ('q1 = "b"  # BLANK: "b"', "q1 = ___  # 👉 replace ___"),
+        ("y = f(x)  # 👉 call f  # BLANK: f(x)", "y = ___  # 👉 call f"),
+        ("plain = line  # a comment", "plain = line  # a comment"),
+    ],
+)
 def test_blank_line_derivation(solution, student):
     assert blank_line(solution) == student
 
@@ -89,7 +108,8 @@ def test_quiz_feedback_explains_wrong_answers():
     assert quiz.answer(0, 0).startswith("❌") and "one short" in quiz.answer(0, 0)
     assert quiz.answer(0, 1).startswith("✅") and quiz.score == 1
     assert "2 + 2?" in repr(quiz)
-    quiz.widget()  # builds without a front end
+    box = quiz.widget()  # builds without a front end: a title, one box per question, the tally
+    assert len(box.children) == 3 and "Question 1 of 1" in box.children[1].children[0].value
 
 
 def test_question_needs_one_explanation_per_option():

@@ -1,4 +1,5 @@
 """`python -m helpers colab OWNER/NAME` points every badge and setup cell at a fork; the setup cell is inert locally."""
+
 from __future__ import annotations
 
 import json
@@ -74,7 +75,9 @@ def test_point_at_rewrites_the_pip_url_and_nothing_past_the_setup_cell(course):
 def test_point_at_leaves_links_to_other_repositories_alone(course):
     nb = course / "notebooks" / "02_forward_process.ipynb"
     data = json.loads(nb.read_text(encoding="utf-8"))
-    data["cells"].append({"cell_type": "markdown", "metadata": {}, "source": [f"The [DDPM scheduler]({OTHER_LINK}).\n"]})
+    data["cells"].append(
+        {"cell_type": "markdown", "metadata": {}, "source": [f"The [DDPM scheduler]({OTHER_LINK}).\n"]}
+    )
     nb.write_text(json.dumps(data, indent=1), encoding="utf-8")
     point_at(FORK, course)
     assert OTHER_LINK in cells(nb)[-1]
@@ -87,11 +90,23 @@ def test_point_at_is_idempotent_and_reversible(course):
     assert point_at(FORK, course) == []
     assert snapshot(course) == once
     point_at(DEFAULT_REPO, course)
-    assert snapshot(course) == original, "pointing back at the course's repository must restore every file byte for byte"
+    assert snapshot(course) == original, (
+        "pointing back at the course's repository must restore every file byte for byte"
+    )
 
 
-@pytest.mark.parametrize("repo", ["my-school", "my-school/course/extra", "https://github.com/my-school/course",
-                                  "my school/course", "", "/course", "my-school/"])
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "my-school",
+        "my-school/course/extra",
+        "https://github.com/my-school/course",
+        "my school/course",
+        "",
+        "/course",
+        "my-school/",
+    ],
+)
 def test_point_at_rejects_a_malformed_repository_name(course, repo):
     before = snapshot(course)
     with pytest.raises(ValueError, match="OWNER/NAME"):
@@ -114,15 +129,27 @@ def test_exercise_is_still_what_generate_assignment_makes(course):
     module = modules()[0]
     point_at(FORK, course)
     rewritten = (course / "exercises" / module / f"{module}.ipynb").read_bytes()
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", module, "--force"], cwd=course,
-                            env=kernel_env(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", module, "--force"],
+        cwd=course,
+        env=kernel_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (course / "exercises" / module / f"{module}.ipynb").read_bytes() == rewritten
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "helpers", "colab", *args], cwd=ROOT, env=kernel_env(),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", "colab", *args],
+        cwd=ROOT,
+        env=kernel_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_colab_command_points_a_clone_at_its_fork(course):
@@ -154,7 +181,9 @@ def setup_sources() -> list[str]:
     return [setup_cell()] + [cells(p)[1] for p in notebooks(ROOT)]
 
 
-@pytest.mark.parametrize("source", setup_sources(), ids=["helpers.colab"] + [str(p.relative_to(ROOT)) for p in notebooks(ROOT)])
+@pytest.mark.parametrize(
+    "source", setup_sources(), ids=["helpers.colab"] + [str(p.relative_to(ROOT)) for p in notebooks(ROOT)]
+)
 def test_setup_cell_does_nothing_locally(source, monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
 
@@ -182,7 +211,10 @@ def fake_colab(monkeypatch) -> list:
 def test_setup_cell_installs_the_course_and_enables_widgets_on_colab(monkeypatch, course):
     """The control for the test above: under a fake google.colab the same cell installs from the right repository."""
     point_at(FORK, course)
-    for source, repo in [(setup_cell(), DEFAULT_REPO), (cells(course / "notebooks" / "02_forward_process.ipynb")[1], FORK)]:
+    for source, repo in [
+        (setup_cell(), DEFAULT_REPO),
+        (cells(course / "notebooks" / "02_forward_process.ipynb")[1], FORK),
+    ]:
         calls = fake_colab(monkeypatch)
         exec(compile(source, "<setup cell>", "exec"), {})
         (args, kwargs), widgets = calls

@@ -1,4 +1,5 @@
 """`python -m helpers doctor` names every item it checks, and prints the fix for each problem it finds."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -13,6 +14,7 @@ import torch
 
 import helpers.__main__ as cli
 from helpers.teach import doctor as doc
+from helpers.teach import env, sd_check
 from helpers.teach.notebooks import ROOT, kernel_env
 
 ITEMS = ["Python", "torch", "diffusers", "nbgrader", "ipywidgets", "device", "CPU", "widgets", "SD weights", "grading"]
@@ -25,27 +27,35 @@ def offline(monkeypatch):
 
 def fake_versions(monkeypatch, **versions: str | None) -> None:
     """Pretend the given distributions are installed at these versions (None: not installed)."""
-    real = doc.installed_version
-    monkeypatch.setattr(doc, "installed_version", lambda dist: versions[dist] if dist in versions else real(dist))
+    real = env.installed_version
+    monkeypatch.setattr(env, "installed_version", lambda dist: versions[dist] if dist in versions else real(dist))
 
 
 def line(output: str, name: str) -> str:
     """The report line for item ``name`` and its fix line, if any."""
     lines = output.splitlines()
-    i = next(i for i, l in enumerate(lines) if re.match(rf"\s+(ok|note|error)\s+{re.escape(name)}\s", l))
+    i = next(i for i, text in enumerate(lines) if re.match(rf"\s+(ok|note|error)\s+{re.escape(name)}\s", text))
     fix = lines[i + 1] if i + 1 < len(lines) and "fix:" in lines[i + 1] else ""
     return lines[i] + "\n" + fix
 
 
 def test_command_names_each_item_and_exits_0():
-    result = subprocess.run([sys.executable, "-m", "helpers", "doctor"], cwd=ROOT, env=kernel_env() | {"HF_HUB_OFFLINE": "1"},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers", "doctor"],
+        cwd=ROOT,
+        env=kernel_env() | {"HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for item in ITEMS:
         assert line(result.stdout, item)
     for dist in ["torch", "diffusers", "nbgrader", "ipywidgets", "jupyterlab_widgets"]:
         assert importlib.metadata.version(dist) in result.stdout, f"{dist}'s version is not printed"
-    assert f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}" in line(result.stdout, "Python")
+    assert f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}" in line(
+        result.stdout, "Python"
+    )
     # the command's own torch thread count (this test process may have changed its own)
     assert re.search(r"torch uses \d+ threads?", result.stdout), "the CPU line must give torch's thread count"
     assert "hub not asked (HF_HUB_OFFLINE=1)" in result.stdout
@@ -71,7 +81,11 @@ def test_torch_below_the_minimum_fails(monkeypatch, capsys):
     fake_versions(monkeypatch, torch="2.0.1")
     assert cli.main(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert "error  torch" in out and "older than the 2.1" in out and "pip install -r requirements.txt" in line(out, "torch")
+    assert (
+        "error  torch" in out
+        and "older than the 2.1" in out
+        and "pip install -r requirements.txt" in line(out, "torch")
+    )
     assert "NOT READY: torch" in out
 
 
@@ -106,7 +120,9 @@ def test_no_gpu_says_which_pipeline_and_how_to_get_one(monkeypatch):
 def test_gpu_is_named_with_its_memory(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: SimpleNamespace(name="Tesla T4", total_memory=15 * 2**30))
+    monkeypatch.setattr(
+        torch.cuda, "get_device_properties", lambda i: SimpleNamespace(name="Tesla T4", total_memory=15 * 2**30)
+    )
     device = doc.check_device()
     assert device.status == "ok" and device.detail.startswith("GPU: Tesla T4, 15.0 GiB")
 
@@ -143,18 +159,22 @@ def _fake_hub_cache(cache, commit="0123456789abcdef0123456789abcdef01234567"):
 
 
 def test_cached_weights_and_a_gpu_give_the_real_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(doc, "hub_reachable", lambda *a, **k: pytest.fail("HF_HUB_OFFLINE=1 must not ask the Hub"))
+    monkeypatch.setattr(sd_check, "hub_reachable", lambda *a, **k: pytest.fail("HF_HUB_OFFLINE=1 must not ask the Hub"))
     assert doc.weights_in_cache(tmp_path) is None
     _fake_hub_cache(tmp_path)
     assert doc.weights_in_cache(tmp_path).endswith("model_index.json")
     real = doc.check_weights(cuda=True, cache_dir=tmp_path)
-    assert real.status == "ok" and "real Stable Diffusion 1.5" in real.detail and "in the local Hugging Face cache" in real.detail
+    assert (
+        real.status == "ok"
+        and "real Stable Diffusion 1.5" in real.detail
+        and "in the local Hugging Face cache" in real.detail
+    )
     cpu = doc.check_weights(cuda=False, cache_dir=tmp_path)
     assert "tiny offline pipeline" in cpu.detail and "Runtime > Change runtime type > GPU" in cpu.fix
 
 
 def test_gpu_without_weights_offline_uses_the_tiny_pipeline(tmp_path, monkeypatch):
-    monkeypatch.setattr(doc, "hub_reachable", lambda *a, **k: pytest.fail("HF_HUB_OFFLINE=1 must not ask the Hub"))
+    monkeypatch.setattr(sd_check, "hub_reachable", lambda *a, **k: pytest.fail("HF_HUB_OFFLINE=1 must not ask the Hub"))
     check = doc.check_weights(cuda=True, cache_dir=tmp_path)
     assert check.status == "note" and "tiny offline pipeline" in check.detail and "hub not asked" in check.detail
     assert "unset HF_HUB_OFFLINE" in check.fix
@@ -162,10 +182,10 @@ def test_gpu_without_weights_offline_uses_the_tiny_pipeline(tmp_path, monkeypatc
 
 def test_online_the_hub_is_asked(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr(doc, "hub_reachable", lambda *a, **k: (True, ""))
+    monkeypatch.setattr(sd_check, "hub_reachable", lambda *a, **k: (True, ""))
     check = doc.check_weights(cuda=True, cache_dir=tmp_path)
     assert check.status == "ok" and "the Hub is reachable" in check.detail and "first download" in check.detail
-    monkeypatch.setattr(doc, "hub_reachable", lambda *a, **k: (False, "ConnectError: no network"))
+    monkeypatch.setattr(sd_check, "hub_reachable", lambda *a, **k: (False, "ConnectError: no network"))
     check = doc.check_weights(cuda=True, cache_dir=tmp_path)
     assert "not reachable (ConnectError: no network)" in check.detail and "connect to the internet" in check.fix
 
@@ -181,7 +201,11 @@ def test_a_hanging_hub_check_gives_up(monkeypatch):
 
 
 def test_tested_versions_are_the_requirements_pins():
-    pins = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if "==" in l and not l.startswith("#")]
+    pins = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    ]
     assert doc.tested_versions() == {doc._norm(p.split("==")[0]): p.split("==")[1] for p in pins}
 
 
@@ -191,7 +215,12 @@ def test_doctor_in_a_notebook_cell_sees_the_kernel(tmp_path):
     from helpers.teach.notebooks import execute
 
     path = tmp_path / "doctor.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from helpers.teach.doctor import doctor; doctor()")]), path)
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell("from helpers.teach.doctor import doctor; doctor()")]
+        ),
+        path,
+    )
     outputs = execute(path, timeout=300).cells[0].outputs
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "running in a Jupyter kernel" in line(text, "widgets")
@@ -201,9 +230,17 @@ def test_doctor_in_a_notebook_cell_sees_the_kernel(tmp_path):
 def test_says_whether_grading_can_be_sandboxed(monkeypatch):
     from helpers.teach import sandbox
 
-    monkeypatch.setattr(sandbox, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed; install it")
+    monkeypatch.setattr(doc, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed; install it")
     check = doc.check_grading()
-    assert check.status == "note" and "cannot be sandboxed" in check.detail and "apt-get install bubblewrap" in check.fix
+    assert (
+        check.status == "note" and "cannot be sandboxed" in check.detail and "apt-get install bubblewrap" in check.fix
+    )
     monkeypatch.undo()
     if sandbox.sandbox_problem() is None:
         assert doc.check_grading().status == "ok" and "bubblewrap" in doc.check_grading().detail
+
+
+def test_the_doctors_model_id_is_the_one_helpers_sd_loads():
+    from helpers.sd.config import SD15_MODEL_ID
+
+    assert env.SD15_MODEL_ID == SD15_MODEL_ID

@@ -1,4 +1,5 @@
 """The environment files agree, and CI runs exactly the README's test command."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,21 @@ def test_requirements_pin_exact_versions():
     unpinned = [line for line in pins if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+]+", line)]
     assert not unpinned, f"these requirements are not pinned with ==: {unpinned}"
     names = {line.split("==")[0].lower() for line in pins}
-    needed = {"jupyterlab", "ipywidgets", "numpy", "matplotlib", "torch", "diffusers", "transformers",
-              "nbgrader", "nbclient", "pytest", "safetensors", "tqdm", "scikit-learn"}
+    needed = {
+        "jupyterlab",
+        "ipywidgets",
+        "numpy",
+        "matplotlib",
+        "torch",
+        "diffusers",
+        "transformers",
+        "nbgrader",
+        "nbclient",
+        "pytest",
+        "safetensors",
+        "tqdm",
+        "scikit-learn",
+    }
     assert needed <= names, f"missing pins: {needed - names}"
     assert "torch==2.13.0" in pins
 
@@ -43,13 +57,15 @@ def quick_start_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", section, re.S)
-    return [line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.strip() for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_readme_quick_start_has_two_one_line_commands():
     commands = quick_start_commands()
     assert len(commands) == 2, f"the Quick start should hold exactly two commands, found {commands}"
-    assert "jupyter lab" in commands[0] and "pytest" in commands[1]
+    assert "python -m helpers lab" in commands[0] and "pytest" in commands[1]
 
 
 def test_ci_runs_the_readme_test_command():

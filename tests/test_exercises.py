@@ -1,4 +1,5 @@
 """exercises/ is exactly what nbgrader makes from solutions/, and an untouched exercise fails loudly."""
+
 from __future__ import annotations
 
 import ast
@@ -8,7 +9,7 @@ import re
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from helpers.teach.notebooks import ROOT, exercise, execute, modules, solution
+from helpers.teach.notebooks import execute, exercise, modules, solution
 from helpers.teach.preprocessors import fill_stub, split_marked_line
 
 MODULES = modules()
@@ -33,8 +34,11 @@ def test_exercise_is_what_generate_assignment_makes_now(module, course_copy):
 
 @pytest.mark.parametrize("module", MODULES)
 def test_every_graded_test_cell_has_a_visible_test_and_hidden_tests(module):
-    tests = [c for c in _cells(solution(module)) if c.get("metadata", {}).get("nbgrader", {}).get("grade")
-             and c["cell_type"] == "code"]
+    tests = [
+        c
+        for c in _cells(solution(module))
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade") and c["cell_type"] == "code"
+    ]
     assert tests, f"{module} has no graded test cells"
     for cell in tests:
         source = "".join(cell["source"])
@@ -42,6 +46,10 @@ def test_every_graded_test_cell_has_a_visible_test_and_hidden_tests(module):
         assert "assert" in visible, f"{module}/{_grade_id(cell)}: no visible test before the hidden ones"
         assert "assert" in hidden and "### END HIDDEN TESTS" in hidden, f"{module}/{_grade_id(cell)}: no hidden tests"
         assert cell["metadata"]["nbgrader"].get("locked"), f"{module}/{_grade_id(cell)}: test cells must be locked"
+        last = source.rstrip().splitlines()[-1]
+        assert last == 'print("✓ passed")', (
+            f'{module}/{_grade_id(cell)}: end the cell with print("✓ passed"), after the hidden tests'
+        )
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -54,9 +62,13 @@ def test_each_stub_line_equals_its_solution_line_apart_from_the_blanks(module):
         if not marked:
             continue
         stubs = [line for line in "".join(student[_grade_id(cell)]["source"]).split("\n") if "___" in line]
-        assert len(stubs) == len(marked), f"{module}/{_grade_id(cell)}: {len(marked)} marked lines, {len(stubs)} stub lines"
+        assert len(stubs) == len(marked), (
+            f"{module}/{_grade_id(cell)}: {len(marked)} marked lines, {len(stubs)} stub lines"
+        )
         for (code, answers), stub in zip(marked, stubs):
-            assert fill_stub(stub, answers) == code, f"{module}/{_grade_id(cell)}: stub {stub!r} does not match {code!r}"
+            assert fill_stub(stub, answers) == code, (
+                f"{module}/{_grade_id(cell)}: stub {stub!r} does not match {code!r}"
+            )
             checked += 1
     assert checked, f"{module} has no fill-in-the-blank lines"
 
@@ -88,6 +100,7 @@ def test_untouched_exercise_stops_at_every_blank_and_passes_no_test(module):
 
 
 # --- integrity: exercises/ never contains solution code or hidden tests ---------------------
+
 
 def _split_lines(nb: dict) -> tuple[set[str], set[str]]:
     """(secret, open) lines of a solution notebook: solution regions, filled blanks and hidden tests, vs the rest."""

@@ -1,13 +1,14 @@
 """The grading round trip through nbgrader: the solution scores full marks, the untouched exercise 0."""
+
 from __future__ import annotations
 
 import shutil
 
 import pytest
+from conftest import run_nbgrader
 from nbgrader.api import Gradebook
 
 from helpers.teach.notebooks import exercise, modules, solution
-from conftest import run_nbgrader
 
 MODULES = modules()
 
@@ -22,8 +23,11 @@ def graded(course_copy):
             shutil.copy(source, dest / f"{module}.ipynb")
         run_nbgrader(["autograde", module, "--force"], cwd=course_copy)
     with Gradebook(f"sqlite:///{course_copy / 'gradebook.db'}") as gb:
-        yield {(m, s): (gb.find_submission(m, s).score, gb.find_submission(m, s).max_score)
-               for m in MODULES for s in ("full", "blank")}
+        yield {
+            (m, s): (gb.find_submission(m, s).score, gb.find_submission(m, s).max_score)
+            for m in MODULES
+            for s in ("full", "blank")
+        }
 
 
 @pytest.mark.timeout(1800)

@@ -1,4 +1,5 @@
 """Reading a class's downloads: platform zips unpacked safely and within limits, one id per student in any script."""
+
 from __future__ import annotations
 
 import zipfile
@@ -12,21 +13,27 @@ from helpers.teach.notebooks import solution
 MODULE = "01_toy_signal"
 
 
-@pytest.mark.parametrize("name, student", [
-    ("Jane Doe_1234567_assignsubmission_file_01_toy_signal.ipynb", "Jane_Doe_1234567"),
-    ("doejane_LATE_12345_67890_01_toy_signal-1.ipynb", "doejane_12345_67890"),
-    ("Jane Doe - 01_toy_signal (1).ipynb", "Jane_Doe"),
-    ("Мария Иванова_2001_assignsubmission_file_01_toy_signal.ipynb", "Мария_Иванова_2001"),
-    ("张伟_2002_onlinetext_01_toy_signal.ipynb", "张伟_2002"),
-    ("Inflated Plateau_2003_01_toy_signal.ipynb", "Inflated_Plateau_2003"),
-    ("Copy of Filemon Late_2004_01_toy_signal.ipynb", "Filemon_2004"),
-])
+@pytest.mark.parametrize(
+    "name, student",
+    [
+        ("Jane Doe_1234567_assignsubmission_file_01_toy_signal.ipynb", "Jane_Doe_1234567"),
+        ("doejane_LATE_12345_67890_01_toy_signal-1.ipynb", "doejane_12345_67890"),
+        ("Jane Doe - 01_toy_signal (1).ipynb", "Jane_Doe"),
+        ("Мария Иванова_2001_assignsubmission_file_01_toy_signal.ipynb", "Мария_Иванова_2001"),
+        ("张伟_2002_onlinetext_01_toy_signal.ipynb", "张伟_2002"),
+        ("Inflated Plateau_2003_01_toy_signal.ipynb", "Inflated_Plateau_2003"),
+        ("Copy of Filemon Late_2004_01_toy_signal.ipynb", "Filemon_2004"),
+    ],
+)
 def test_student_from_platform_file_names(name, student, tmp_path):
     assert student_from_name(tmp_path / name, MODULE, tmp_path) == student
 
 
 def test_noise_words_go_only_as_whole_tokens(tmp_path):
-    assert platform_name(tmp_path / "Plateau Inflated_LATE_9_01_toy_signal.ipynb", MODULE, tmp_path) == "Plateau Inflated_9"
+    assert (
+        platform_name(tmp_path / "Plateau Inflated_LATE_9_01_toy_signal.ipynb", MODULE, tmp_path)
+        == "Plateau Inflated_9"
+    )
     assert slug("Zoë  O'Brien") == "Zoë_O_Brien"
 
 
@@ -40,8 +47,10 @@ def _notebook_zip(path: Path, names: list[str], extra: dict[str, bytes] | None =
 
 
 def test_zip_entries_with_absolute_paths_or_dots_stay_inside(tmp_path):
-    archive = _notebook_zip(tmp_path / "a.zip", ["../../evil_01_toy_signal.ipynb", "/tmp/abs_01_toy_signal.ipynb",
-                                                 "ok/Jane_01_toy_signal.ipynb"])
+    archive = _notebook_zip(
+        tmp_path / "a.zip",
+        ["../../evil_01_toy_signal.ipynb", "/tmp/abs_01_toy_signal.ipynb", "ok/Jane_01_toy_signal.ipynb"],
+    )
     dest = unpack(archive, tmp_path / "out")
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert files == ["evil_01_toy_signal.ipynb", "ok/Jane_01_toy_signal.ipynb", "tmp/abs_01_toy_signal.ipynb"]
@@ -63,7 +72,7 @@ def test_a_zip_too_large_is_refused_even_when_its_sizes_lie(tmp_path):
     with zipfile.ZipFile(archive) as zf:
         info = zf.infolist()[0]
     for at in (data.find(b"PK\x01\x02"),):  # central directory entry: uncompressed size at offset 24
-        data[at + 24:at + 28] = (10).to_bytes(4, "little")
+        data[at + 24 : at + 28] = (10).to_bytes(4, "little")
     (tmp_path / "forged.zip").write_bytes(bytes(data))
     with pytest.raises((ArchiveRefused, zipfile.BadZipFile)):
         unpack(tmp_path / "forged.zip", tmp_path / "out2", max_bytes=2 << 20)

@@ -1,4 +1,5 @@
 """Every lesson and graded notebook runs top to bottom in a fresh kernel, and is committed clean."""
+
 from __future__ import annotations
 
 import json
@@ -6,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers.teach.notebooks import ROOT, errors, execute, lessons, modules, solution
+from helpers.teach.notebooks import ROOT, committed_notebooks, errors, execute, lessons, modules, solution
 
-ALL_COMMITTED = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("solutions/*/*.ipynb")) + sorted(ROOT.glob("exercises/*/*.ipynb"))
-RUNNABLE = lessons() + [solution(m) for m in modules()]
+ALL_COMMITTED = committed_notebooks()
+GRADED = [solution(m) for m in modules()]
 
 
 def _id(path: Path) -> str:
@@ -19,7 +20,11 @@ def _id(path: Path) -> str:
 @pytest.mark.parametrize("path", ALL_COMMITTED, ids=_id)
 def test_committed_notebook_is_clean(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert not dirty, f"{_id(path)}: cells {dirty} hold outputs or execution counts; clear them before committing"
 
 
@@ -28,7 +33,7 @@ def test_notebook_starts_with_colab_badge_and_setup(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     first, second = nb["cells"][0], nb["cells"][1]
     rel = _id(path)
-    assert first["cell_type"] == "markdown" and f"colab.research.google.com/github/" in "".join(first["source"])
+    assert first["cell_type"] == "markdown" and "colab.research.google.com/github/" in "".join(first["source"])
     badge_target = "".join(first["source"]).split("/blob/main/")[1].split(")")[0]
     # A graded notebook's badge opens the student version: solutions/ stays with the teacher.
     assert badge_target == rel.replace("solutions/", "exercises/"), badge_target
@@ -40,15 +45,30 @@ def test_every_module_has_lesson_solution_and_exercise():
         assert (ROOT / "notebooks" / f"{module}.ipynb").exists(), f"no lesson for {module}"
         assert (ROOT / "exercises" / module / f"{module}.ipynb").exists(), f"no exercise for {module}"
         extra = [p.name for p in (ROOT / "solutions" / module).iterdir() if p.suffix != ".ipynb"]
-        assert not extra, f"solutions/{module} holds non-notebook files {extra}; nbgrader would copy them over submissions"
+        assert not extra, (
+            f"solutions/{module} holds non-notebook files {extra}; nbgrader would copy them over submissions"
+        )
+
+
+def _check_executed(path: Path, nb) -> None:
+    assert not errors(nb), f"{_id(path)} raised: {errors(nb)}"
+    noisy_tests = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        and c.metadata.get("nbgrader", {}).get("grade")
+        and any(o.get("name") == "stderr" for o in c.outputs)
+    ]
+    assert not noisy_tests, f"test cells {noisy_tests} write to stderr; nbgrader would score them 0"
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("path", RUNNABLE, ids=_id)
-def test_notebook_executes_without_error(path):
-    nb = execute(path, allow_errors=True)
-    assert not errors(nb), f"{_id(path)} raised: {errors(nb)}"
-    noisy_tests = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-                   if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-                   and any(o.get("name") == "stderr" for o in c.outputs)]
-    assert not noisy_tests, f"test cells {noisy_tests} write to stderr; nbgrader would score them 0"
+@pytest.mark.parametrize("path", lessons(), ids=_id)
+def test_lesson_executes_without_error(path, executed_lessons):
+    _check_executed(path, executed_lessons[path])
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("path", GRADED, ids=_id)
+def test_graded_notebook_executes_without_error(path):
+    _check_executed(path, execute(path, allow_errors=True))

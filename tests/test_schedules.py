@@ -4,6 +4,7 @@ Our t counts noising steps from 1 (t = 0 is the clean x0); diffusers' timestep c
 from 0. So our beta[1:] and alpha_bar[1:] are diffusers' betas and alphas_cumprod, and our
 q_sample at t is diffusers' add_noise at timestep t - 1.
 """
+
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub lookup fails at once instead of retrying
@@ -13,7 +14,9 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from helpers.schedules import SCHEDULES, Schedule, q_sample
+from helpers.models import MLPDenoiser
+from helpers.sampling import predict_x0
+from helpers.schedules import SCHEDULES, Schedule, at, check_t, q_sample, torch_schedule
 
 DIFFUSERS_NAME = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 
@@ -47,7 +50,7 @@ def test_derived_quantities_follow_their_definitions(name):
     s = Schedule.create(name, 1000)
     alpha_bar = np.cumprod(1.0 - s.beta)
     np.testing.assert_allclose(s.alpha_bar, alpha_bar, rtol=1e-12)
-    np.testing.assert_allclose(s.sqrt_alpha_bar ** 2 + s.sqrt_one_minus_alpha_bar ** 2, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(s.sqrt_alpha_bar**2 + s.sqrt_one_minus_alpha_bar**2, 1.0, rtol=1e-12)
     t = np.arange(1, 1001)
     np.testing.assert_allclose(s.snr[t], alpha_bar[t] / (1 - alpha_bar[t]), rtol=1e-12)
     np.testing.assert_allclose(s.log_snr[t], np.log(s.snr[t]), rtol=1e-9, atol=1e-12)
@@ -61,6 +64,40 @@ def test_cosine_alpha_bar_is_the_formula_of_nichol_and_dhariwal():
     # Below the clipped last step the cumulative product of the betas reproduces f(t)/f(0).
     np.testing.assert_allclose(ours.alpha_bar[:T], (f / f[0])[:T], rtol=1e-9)
     assert ours.beta.max() == pytest.approx(0.999)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_q_sample_in_torch_matches_diffusers_add_noise(name):
+    """The same q_sample works on tensors: one t per row, float32 in and out, as training draws its pairs."""
+    generator = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(6, 1, 8, 8, generator=generator), torch.randn(6, 1, 8, 8, generator=generator)
+    t = torch.tensor([1, 2, 250, 500, 999, 1000])
+    ours = q_sample(x0, t, eps, Schedule.create(name, 1000))
+    ref = diffusers_scheduler(name, 1000).add_noise(x0, eps, t - 1)  # their timestep = our t - 1
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    same_from_tensors = q_sample(x0, t, eps, torch_schedule(Schedule.create(name, 1000)))
+    assert torch.equal(ours, same_from_tensors)  # float32(a)[t] == float32(a[t]): one formula, either way in
+
+
+def test_at_picks_values_at_t_shaped_to_broadcast_in_the_input_type():
+    s = Schedule.create("cosine", 1000)
+    x_t = torch.zeros(3, 1, 2, 2, dtype=torch.float32)
+    a = at(s.alpha_bar, torch.tensor([1, 500, 1000]), x_t)
+    assert a.shape == (3, 1, 1, 1) and a.dtype == torch.float32
+    np.testing.assert_allclose(a.flatten().numpy(), s.alpha_bar[[1, 500, 1000]].astype(np.float32), rtol=1e-7)
+    b = at(s.alpha_bar, 500, x_t.double())
+    assert b.shape == () and b.dtype == torch.float64 and b.item() == s.alpha_bar[500]
+    c = at(s.alpha_bar, np.array([2, 3]), np.zeros((2, 5)))
+    assert isinstance(c, np.ndarray) and c.shape == (2, 1) and c[1, 0] == s.alpha_bar[3]
+
+
+def test_torch_schedule_holds_the_same_arrays_as_float32():
+    sched = Schedule.create("cosine", 50)
+    ts = torch_schedule(sched)
+    assert ts.T == 50 and ts.alpha_bar.shape == (51,) and ts.alpha_bar.dtype == torch.float32
+    for name in ("beta", "alpha", "alpha_bar", "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar"):
+        np.testing.assert_allclose(getattr(ts, name).numpy(), getattr(sched, name), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -100,19 +137,28 @@ def test_the_diffusers_comparison_catches_a_missing_square_root():
 
 # Bad input: each error names the problem.
 
-@pytest.mark.parametrize("t", [-1, 1001, [0, 5, 1001]])
-def test_t_outside_0_to_T_is_refused(t):
+
+@pytest.mark.parametrize("t", [-1, 1001, [0, 5, 1001], torch.tensor([0, 5, 1001])])
+def test_t_outside_0_to_T_is_refused_everywhere_by_one_validator(t):
     s = Schedule.create("linear", 1000)
     with pytest.raises(ValueError, match=r"t must be in \[0, 1000\]"):
-        s.check_t(t)
+        check_t(t, 1000)
     x0 = np.zeros((3, 2))
     with pytest.raises(ValueError, match=r"t must be in \[0, 1000\]"):
-        s.q_sample(x0, t, np.zeros_like(x0))
+        s.q_sample(x0, torch.as_tensor(t).numpy() if torch.is_tensor(t) else t, np.zeros_like(x0))
+    x_t = torch.zeros(3, 2)
+    for call in (
+        lambda: predict_x0(x_t, torch.as_tensor(t), x_t, s),
+        lambda: MLPDenoiser(T=1000)(x_t, torch.as_tensor(t)),
+    ):
+        with pytest.raises(ValueError, match=r"t must be in \[0, 1000\]"):
+            call()
 
 
-def test_fractional_t_is_refused():
+@pytest.mark.parametrize("t", [2.5, True, torch.tensor([1.0]), torch.tensor([True]), np.array([0.5])])
+def test_fractional_or_boolean_t_is_refused(t):
     with pytest.raises(TypeError, match="t must be an integer timestep"):
-        Schedule.create("linear", 1000).check_t(2.5)
+        Schedule.create("linear", 1000).check_t(t)
 
 
 def test_unknown_schedule_name_is_refused():
@@ -126,9 +172,9 @@ def test_non_positive_or_non_integer_T_is_refused(T):
         Schedule.create("cosine", T)
 
 
-def test_shape_mismatch_between_x0_and_noise_is_refused():
+def test_shape_mismatch_between_x0_and_eps_is_refused():
     s = Schedule.create("cosine", 1000)
-    with pytest.raises(ValueError, match=r"x0 has shape \(2, 3\) but noise has shape \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"x0 has shape \(2, 3\) but eps has shape \(3, 2\)"):
         s.q_sample(np.zeros((2, 3)), 10, np.zeros((3, 2)))
 
 

@@ -1,4 +1,5 @@
-"""helpers.sd: the SD 1.5 configs, the offline tokenizer, the one loading path, and the unrolled loop against diffusers."""
+"""helpers.sd: the SD 1.5 configs, the offline tokenizer, the one loading path, and the unrolled loop vs diffusers."""
+
 from __future__ import annotations
 
 import json
@@ -29,6 +30,7 @@ def pipe():
 
 
 # --- the configurations --------------------------------------------------------------------------------
+
 
 def test_sd15_configs_build_the_published_parameter_counts():
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -79,10 +81,12 @@ def test_pixel_space_unet_costs_far_more_than_latent():
 
 # --- the tokenizer ----------------------------------------------------------------------------------------
 
+
 def test_shipped_tokenizer_files_are_what_the_generator_makes():
     for name, text in sd.tokenizer_files().items():
         assert (sd.tokenizer_dir() / name).read_text(encoding="utf-8") == text, (
-            f"helpers/tokenizer/{name} is stale; run sd.write_tokenizer_files(sd.tokenizer_dir())")
+            f"helpers/tokenizer/{name} is stale; run sd.write_tokenizer_files(sd.tokenizer_dir())"
+        )
 
 
 def test_tokenizer_has_its_vocabulary_and_keeps_the_words():
@@ -96,7 +100,10 @@ def test_tokenizer_has_its_vocabulary_and_keeps_the_words():
     assert all(len(tokenizer(word).input_ids) == 3 for word in sd.corpus_words()), "every corpus word is one token"
     # unseen words still tokenize, into pieces
     assert len(tokenizer("quokka").input_ids) > 3
-    assert tokenizer.decode(tokenizer("a red fox in the snow").input_ids, skip_special_tokens=True) == "a red fox in the snow"
+    assert (
+        tokenizer.decode(tokenizer("a red fox in the snow").input_ids, skip_special_tokens=True)
+        == "a red fox in the snow"
+    )
 
 
 def test_check_tokenizer_catches_a_tokenizer_that_ignored_its_files():
@@ -119,6 +126,7 @@ def test_train_bpe_is_deterministic_and_merges_frequent_pairs_first():
 
 
 # --- loading ------------------------------------------------------------------------------------------------
+
 
 def test_tiny_pipeline_loads_through_from_pretrained_and_says_so(pipe):
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
@@ -164,12 +172,18 @@ def test_with_a_gpu_but_offline_the_report_says_weights_not_reachable(monkeypatc
     assert "not reachable offline (HF_HUB_OFFLINE=1)" in reason and sd.SD15_MODEL_ID in reason
 
 
-def test_removed_model_id_fails_offline():
-    with pytest.raises(OSError):
+def test_removed_model_id_is_refused_with_the_current_id():
+    with pytest.raises(
+        ValueError, match=r"runwayml/stable-diffusion-v1-5 was deleted.*stable-diffusion-v1-5/stable-diffusion-v1-5"
+    ):
         sd.load_from(sd.REMOVED_MODEL_ID, progress=False)
+    with pytest.raises(OSError) as offline:  # the current id is not refused; offline it just cannot download
+        sd.load_from(sd.SD15_MODEL_ID, progress=False)
+    assert "deleted" not in str(offline.value)
 
 
 # --- the unrolled loop --------------------------------------------------------------------------------------
+
 
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside diffusers' Euler schedulers
 @pytest.mark.parametrize("scheduler", ["PNDMScheduler", "DDIMScheduler", "EulerAncestralDiscreteScheduler"])
@@ -180,8 +194,9 @@ def test_generate_by_hand_reproduces_the_pipeline_exactly(pipe, scheduler):
     pipe.scheduler = getattr(diffusers, scheduler).from_config(original.config)
     try:
         prompt, steps, w, seed = "a red fox in the snow", 8, 7.5, 3
-        expected = pipe(prompt, num_inference_steps=steps, guidance_scale=w, generator=sd.seeded_generator(seed),
-                        output_type="pt").images
+        expected = pipe(
+            prompt, num_inference_steps=steps, guidance_scale=w, generator=sd.seeded_generator(seed), output_type="pt"
+        ).images
         by_hand = sd.generate_by_hand(pipe, prompt, steps, w, seed, progress=False)
     finally:
         pipe.scheduler = original
@@ -190,7 +205,12 @@ def test_generate_by_hand_reproduces_the_pipeline_exactly(pipe, scheduler):
 
 
 def test_generate_by_hand_without_guidance_and_as_latents(pipe):
-    kwargs = dict(num_inference_steps=5, guidance_scale=1.0, generator=sd.seeded_generator(1), output_type="latent")
+    kwargs = {
+        "num_inference_steps": 5,
+        "guidance_scale": 1.0,
+        "generator": sd.seeded_generator(1),
+        "output_type": "latent",
+    }
     expected = pipe("a cat", **kwargs).images
     assert torch.equal(sd.generate_by_hand(pipe, "a cat", 5, 1.0, 1, output_type="latent", progress=False), expected)
 
@@ -208,13 +228,14 @@ def test_pipeline_rejects_a_size_that_is_not_a_multiple_of_the_vae_factor(pipe):
 
 # --- the toy world -------------------------------------------------------------------------------------------
 
+
 def test_toy_eps_is_the_posterior_mean_of_the_noise():
     """Compare with E[eps | x_t] by quadrature over x0 (Bayes' rule on a grid)."""
     alpha_bar, means, std = 0.3, (1.0, -1.0), 0.25
     x_t = torch.tensor([-1.2, 0.1, 0.9], dtype=torch.float64)
     x0 = torch.linspace(-4, 4, 200_001, dtype=torch.float64)[:, None]
-    prior = sum(torch.exp(-(x0 - m) ** 2 / (2 * std**2)) for m in means)
-    likelihood = torch.exp(-(x_t - alpha_bar**0.5 * x0) ** 2 / (2 * (1 - alpha_bar)))
+    prior = sum(torch.exp(-((x0 - m) ** 2) / (2 * std**2)) for m in means)
+    likelihood = torch.exp(-((x_t - alpha_bar**0.5 * x0) ** 2) / (2 * (1 - alpha_bar)))
     posterior = prior * likelihood
     x0_mean = (posterior * x0).sum(0) / posterior.sum(0)
     expected = (x_t - alpha_bar**0.5 * x0_mean) / (1 - alpha_bar) ** 0.5

@@ -6,121 +6,56 @@ whether Module 06 will get the real Stable Diffusion 1.5 or the tiny offline pip
 teacher can grade here with each submission sandboxed.
 The exit status is 0 when the course can run here and 1 when something it needs is missing.
 """
+
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import os
-import re
 import sys
-import threading
-from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SD15_MODEL_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # the id helpers.sd loads
-HUB_TIMEOUT_S = 5.0
-# What the lessons import; the course cannot run without these (pyproject.toml's dependencies).
-REQUIRED = ["numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn", "torch", "safetensors", "diffusers",
-            "transformers"]
-SHOWN = ["torch", "diffusers", "nbgrader", "ipywidgets"]  # one line each; the rest share one line
-OTHERS = ["numpy", "matplotlib", "tqdm", "scikit-learn", "safetensors", "transformers", "jupyterlab"]
-PIP_FIX = "pip install -r requirements.txt (from the repository root)"
-COLAB_FIX = "run the notebook's first code cell (the setup cell), then Runtime > Restart session"
-GPU_FIX = ("Module 06 will use the tiny offline pipeline; on Colab choose Runtime > Change runtime type > GPU "
-           "(Modules 01-05 run on the CPU)")
-
-
-@dataclass
-class Check:
-    """One line of the report: ``status`` is "ok", "note" (works, with a caveat) or "error" (cannot run)."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-
-def installed_version(dist: str) -> str | None:
-    """The installed version of distribution ``dist``, or None when it is not installed."""
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _public(version: str) -> tuple[int, ...]:
-    """The numeric release of a version string: "2.13.0+cpu" -> (2, 13, 0)."""
-    release = re.match(r"\d+(\.\d+)*", version)
-    return tuple(int(part) for part in release.group(0).split(".")) if release else ()
-
-
-def tested_versions(root: Path = ROOT) -> dict[str, str]:
-    """The pinned versions the course is tested with: requirements.txt, else the package's colab extra."""
-    requirements = root / "requirements.txt"
-    if requirements.is_file():
-        lines = requirements.read_text(encoding="utf-8").splitlines()
-    else:  # installed from git (Colab): only the package's metadata is there
-        lines = [r for r in (_requires() or []) if 'extra == "colab"' in r]
-    pins = (re.match(r"\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*==\s*([\w.+]+)", line) for line in lines)
-    return {_norm(m.group(1)): m.group(3) for m in pins if m}
-
-
-def minimum_versions() -> dict[str, str]:
-    """The lowest versions the course package accepts (its ``>=`` requirements)."""
-    bounds = (re.match(r"([A-Za-z0-9_.\-]+)\s*>=\s*([\w.]+)\s*$", r) for r in (_requires() or []))
-    return {_norm(m.group(1)): m.group(2) for m in bounds if m}
-
-
-def _requires() -> list[str] | None:
-    try:
-        return importlib.metadata.requires("diffusion-course")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _norm(dist: str) -> str:
-    return re.sub(r"[-_.]+", "-", dist).lower()
-
-
-def on_colab() -> bool:
-    """True inside Google Colab, in a notebook cell or in a ``!python`` shell command."""
-    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
-        return True
-    try:
-        return importlib.util.find_spec("google.colab") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def in_kernel() -> bool:
-    """True when called from a Jupyter kernel (a notebook cell), False from a terminal."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython else None
-    return getattr(shell, "kernel", None) is not None
-
-
-def hub_offline() -> bool:
-    """True when HF_HUB_OFFLINE asks huggingface_hub never to go online."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
+from helpers.teach import env
+from helpers.teach.env import (  # noqa: F401 (the names the report and its tests use)
+    COLAB_FIX,
+    GPU_FIX,
+    OTHERS,
+    PIP_FIX,
+    REQUIRED,
+    SD15_MODEL_ID,
+    SHOWN,
+    Check,
+    _norm,
+    _public,
+    hub_offline,
+    in_kernel,
+    minimum_versions,
+    on_colab,
+    tested_versions,
+)
+from helpers.teach.sandbox import BWRAP_FIX, sandbox_problem
+from helpers.teach.sd_check import check_weights, hub_reachable, weights_in_cache  # noqa: F401
 
 # ----- the checks, one function per line of the report -----
+
 
 def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     detail = f"{version} ({sys.executable})"
-    if sys.version_info < (3, 11):
-        return Check("Python", "error", detail, "the course needs Python 3.11: create the venv with python3.11 -m venv .venv")
+    if sys.version_info < (3, 11):  # noqa: UP036 (this check runs on whatever Python the user has)
+        return Check(
+            "Python", "error", detail, "the course needs Python 3.11: create the venv with python3.11 -m venv .venv"
+        )
     if sys.version_info[:2] != (3, 11):
-        return Check("Python", "note", f"{detail}; the course is tested on 3.11",
-                     "if something breaks, recreate the venv with python3.11 -m venv .venv")
+        return Check(
+            "Python",
+            "note",
+            f"{detail}; the course is tested on 3.11",
+            "if something breaks, recreate the venv with python3.11 -m venv .venv",
+        )
     return Check("Python", "ok", detail)
 
 
 def check_package(dist: str, colab: bool = False) -> Check:
     """Installed at all, at least the accepted minimum, and the version the course is tested with."""
-    version = installed_version(dist)
+    version = env.installed_version(dist)
     required = dist in REQUIRED
     fix = COLAB_FIX if colab else PIP_FIX
     if version is None:
@@ -143,9 +78,17 @@ def check_others(colab: bool = False) -> Check:
     checks = [check_package(dist, colab) for dist in OTHERS]
     if colab:  # Colab has no JupyterLab; its own front end renders the notebooks
         checks = [c for c in checks if c.name != "jupyterlab"]
-    worst = "error" if any(c.status == "error" for c in checks) else "note" if any(c.status == "note" for c in checks) else "ok"
+    worst = (
+        "error"
+        if any(c.status == "error" for c in checks)
+        else "note"
+        if any(c.status == "note" for c in checks)
+        else "ok"
+    )
     if worst == "ok":
-        return Check("other packages", "ok", ", ".join(f"{c.name} {c.detail.split(',')[0]}" for c in checks) + ": as tested")
+        return Check(
+            "other packages", "ok", ", ".join(f"{c.name} {c.detail.split(',')[0]}" for c in checks) + ": as tested"
+        )
     bad = [c for c in checks if c.status != "ok"]
     return Check("other packages", worst, "; ".join(f"{c.name} {c.detail}" for c in bad), bad[0].fix)
 
@@ -166,7 +109,9 @@ def check_device(colab: bool = False) -> Check:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         more = f" (+{torch.cuda.device_count() - 1} more)" if torch.cuda.device_count() > 1 else ""
-        return Check("device", "ok", f"GPU: {props.name}, {props.total_memory / 2**30:.1f} GiB, CUDA {torch.version.cuda}{more}")
+        return Check(
+            "device", "ok", f"GPU: {props.name}, {props.total_memory / 2**30:.1f} GiB, CUDA {torch.version.cuda}{more}"
+        )
     mps = getattr(torch.backends, "mps", None)
     apple = " (an Apple GPU is present, but the course runs on the CPU there)" if mps and mps.is_available() else ""
     return Check("device", "note", f"CPU only, no CUDA GPU{apple}", GPU_FIX)
@@ -190,94 +135,62 @@ def check_cpu() -> Check:
         return Check("CPU", "ok", detail)
     detail += f", torch uses {threads} threads"
     if threads > cores:
-        return Check("CPU", "note", detail + ", more than the cores",
-                     "call helpers.device.setup_torch() first, as every lesson does (it sets one thread per core)")
+        return Check(
+            "CPU",
+            "note",
+            detail + ", more than the cores",
+            "call helpers.device.setup_torch() first, as every lesson does (it sets one thread per core)",
+        )
     return Check("CPU", "ok", detail)
 
 
 def check_widgets(colab: bool = False, kernel: bool = False) -> Check:
     """Can the dissolve slider and the quizzes render? ipywidgets plus the front end's widget manager."""
-    ipywidgets = installed_version("ipywidgets")
+    ipywidgets = env.installed_version("ipywidgets")
     if ipywidgets is None:
         return Check("widgets", "error", "cannot render: ipywidgets is not installed", COLAB_FIX if colab else PIP_FIX)
-    where = "running in Colab" if colab else "running in a Jupyter kernel" if kernel else "not in a kernel (run from a terminal)"
+    where = (
+        "running in Colab"
+        if colab
+        else "running in a Jupyter kernel"
+        if kernel
+        else "not in a kernel (run from a terminal)"
+    )
     if colab:
-        return Check("widgets", "ok", f"ipywidgets {ipywidgets}, {where}: the setup cell enables Colab's custom widget manager")
-    labwidgets = installed_version("jupyterlab_widgets")
+        return Check(
+            "widgets", "ok", f"ipywidgets {ipywidgets}, {where}: the setup cell enables Colab's custom widget manager"
+        )
+    labwidgets = env.installed_version("jupyterlab_widgets")
     if labwidgets is None:
-        return Check("widgets", "note", f"ipywidgets {ipywidgets}, but jupyterlab_widgets is not installed, so JupyterLab "
-                     f"shows widgets as text; {where}", PIP_FIX)
+        return Check(
+            "widgets",
+            "note",
+            f"ipywidgets {ipywidgets}, but jupyterlab_widgets is not installed, so JupyterLab "
+            f"shows widgets as text; {where}",
+            PIP_FIX,
+        )
     if _public(ipywidgets)[:1] == (8,) and _public(labwidgets)[:1] != (3,):
-        return Check("widgets", "note", f"ipywidgets {ipywidgets} with jupyterlab_widgets {labwidgets}: ipywidgets 8 needs "
-                     f"jupyterlab_widgets 3; {where}", PIP_FIX)
+        return Check(
+            "widgets",
+            "note",
+            f"ipywidgets {ipywidgets} with jupyterlab_widgets {labwidgets}: ipywidgets 8 needs "
+            f"jupyterlab_widgets 3; {where}",
+            PIP_FIX,
+        )
     return Check("widgets", "ok", f"ipywidgets {ipywidgets} with jupyterlab_widgets {labwidgets}; {where}")
-
-
-def weights_in_cache(cache_dir: str | Path | None = None) -> str | None:
-    """The cached path of SD 1.5's model_index.json, or None when it is not in the local Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(SD15_MODEL_ID, "model_index.json", cache_dir=cache_dir)
-    return found if isinstance(found, str) else None
-
-
-def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> tuple[bool, str]:
-    """Ask the Hugging Face Hub about SD 1.5, giving up after ``timeout`` seconds; return (reachable, why not)."""
-    result: list[tuple[bool, str]] = []
-
-    def ask() -> None:
-        try:
-            from huggingface_hub import HfApi
-
-            HfApi().model_info(SD15_MODEL_ID, timeout=timeout)
-            result.append((True, ""))
-        except Exception as err:
-            first = (str(err).strip().splitlines() or [""])[0]
-            result.append((False, f"{type(err).__name__}: {first[:120]}"))
-
-    thread = threading.Thread(target=ask, daemon=True)  # a stuck DNS lookup must not hang the doctor
-    thread.start()
-    thread.join(timeout + 1)
-    return result[0] if result else (False, f"no answer within {timeout:.0f} s")
-
-
-def check_weights(cuda: bool, cache_dir: str | Path | None = None, offline: bool | None = None) -> Check:
-    """Will Module 06 load the real SD 1.5 (a CUDA GPU and weights cached or reachable) or the tiny pipeline?"""
-    if installed_version("huggingface-hub") is None:
-        return Check("SD weights", "note", "cannot check: huggingface_hub is not installed; the tiny offline pipeline "
-                     "will be used", PIP_FIX)
-    offline = hub_offline() if offline is None else offline
-    cached = weights_in_cache(cache_dir)
-    where = [f"{SD15_MODEL_ID} is in the local Hugging Face cache" if cached else f"{SD15_MODEL_ID} is not in the local cache"]
-    reachable = False
-    if offline:
-        where.append("hub not asked (HF_HUB_OFFLINE=1)")
-    else:
-        reachable, why = hub_reachable()
-        where.append("the Hub is reachable" if reachable else f"the Hub is not reachable ({why})")
-    detail = "; ".join(where)
-    if cuda and (cached or reachable):
-        download = "" if cached else ", after a first download of about 2 GB"
-        return Check("SD weights", "ok", f"{detail}: Module 06 will run the real Stable Diffusion 1.5{download}")
-    detail += ": Module 06 will use the tiny offline pipeline"
-    if not cuda:
-        return Check("SD weights", "note", detail + " (no CUDA GPU)",
-                     "the real model needs a CUDA GPU: on Colab choose Runtime > Change runtime type > GPU")
-    if offline:
-        return Check("SD weights", "note", detail, "unset HF_HUB_OFFLINE and connect to the internet once; the first run "
-                     "downloads the weights (about 2 GB) into the Hugging Face cache")
-    return Check("SD weights", "note", detail, "connect to the internet (huggingface.co) once; the first run downloads "
-                 "the weights (about 2 GB) into the Hugging Face cache")
 
 
 def check_grading() -> Check:
     """Can a teacher grade here with each submission's kernel in the bubblewrap sandbox?"""
-    from helpers.teach.sandbox import BWRAP_FIX, sandbox_problem
-
     problem = sandbox_problem()
     if problem:
-        return Check("grading", "note", f"submissions cannot be sandboxed here: {problem.split(';')[0]} "
-                     "(learners need no sandbox; teachers grading a class do)", BWRAP_FIX)
+        return Check(
+            "grading",
+            "note",
+            f"submissions cannot be sandboxed here: {problem.split(';')[0]} "
+            "(learners need no sandbox; teachers grading a class do)",
+            BWRAP_FIX,
+        )
     import shutil
     import subprocess
 
@@ -289,8 +202,16 @@ def diagnose() -> list[Check]:
     """Every check, in report order."""
     colab, torch = on_colab(), _torch()
     cuda = bool(torch and torch.cuda.is_available())
-    return [check_python(), *(check_package(dist, colab) for dist in SHOWN), check_others(colab),
-            check_device(colab), check_cpu(), check_widgets(colab, in_kernel()), check_weights(cuda), check_grading()]
+    return [
+        check_python(),
+        *(check_package(dist, colab) for dist in SHOWN),
+        check_others(colab),
+        check_device(colab),
+        check_cpu(),
+        check_widgets(colab, in_kernel()),
+        check_weights(cuda),
+        check_grading(),
+    ]
 
 
 def report(checks: list[Check]) -> str:
@@ -304,8 +225,10 @@ def report(checks: list[Check]) -> str:
     notes = sum(c.status == "note" for c in checks)
     lines.append("")
     if errors:
-        lines.append(f"NOT READY: {', '.join(errors)} must be fixed before the course can run; "
-                     "apply the fixes above and run the check again.")
+        lines.append(
+            f"NOT READY: {', '.join(errors)} must be fixed before the course can run; "
+            "apply the fixes above and run the check again."
+        )
     else:
         lines.append("READY: everything the course needs is here" + (f" ({notes} notes above)." if notes else "."))
     return "\n".join(lines)

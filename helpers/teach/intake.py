@@ -5,6 +5,7 @@ File names are what learning platforms write: Moodle's "Jane Doe_1234567_assigns
 folder holding "Copy of 01_toy_signal.ipynb", and so on. The student's name is kept as the
 platform wrote it; the id nbgrader gets is that name as a folder-safe slug in any script.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,39 +90,56 @@ class ArchiveRefused(ValueError):
     """A zip that is too large, holds too many files, or cannot be read."""
 
 
+def _check_size(archive: Path, entries: list, max_bytes: int, max_files: int) -> None:
+    """Refuse, before writing anything, a zip that declares too many files or too many bytes."""
+    if len(entries) > max_files:
+        raise ArchiveRefused(
+            f"{archive} holds {len(entries)} files, more than the limit of {max_files}; raise it "
+            f"with --max-files {len(entries)} if this really is one class's download."
+        )
+    declared = sum(e.file_size for e in entries)
+    if declared > max_bytes:
+        raise ArchiveRefused(
+            f"{archive} unpacks to {declared / 2**20:.0f} MiB, more than the limit of "
+            f"{max_bytes / 2**20:.0f} MiB; raise it with --max-archive-mb if you expect that."
+        )
+
+
+def _extract(zf: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, budget: int, limit: int, archive: Path) -> int:
+    """Write one entry, counting the bytes really written (a zip's declared sizes can lie); return how many."""
+    written = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zf.open(entry) as src, target.open("wb") as out:
+        while chunk := src.read(1 << 20):
+            written += len(chunk)
+            if written > budget:
+                raise ArchiveRefused(
+                    f"{archive} unpacks to more than {limit / 2**20:.0f} MiB (the limit); raise it with "
+                    "--max-archive-mb if you expect that."
+                )
+            out.write(chunk)
+    stamp = time.mktime((*entry.date_time, 0, 0, -1))  # the upload time the platform recorded, as unzip keeps it
+    os.utime(target, (stamp, stamp))
+    return written
+
+
 def unpack(archive: Path, dest: Path, max_bytes: int = MAX_ARCHIVE_BYTES, max_files: int = MAX_ARCHIVE_FILES) -> Path:
     """Extract a platform zip into ``dest``, every entry kept inside it (absolute paths and '..' are cut off)."""
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as error:
-        raise ArchiveRefused(f"{archive} is not a readable zip ({error}); download it again from your platform.")
+        raise ArchiveRefused(
+            f"{archive} is not a readable zip ({error}); download it again from your platform."
+        ) from None
     with zf:
         entries = [e for e in zf.infolist() if not e.is_dir()]
-        if len(entries) > max_files:
-            raise ArchiveRefused(f"{archive} holds {len(entries)} files, more than the limit of {max_files}; "
-                                 f"raise it with --max-files {len(entries)} if this really is one class's download.")
-        declared = sum(e.file_size for e in entries)
-        if declared > max_bytes:
-            raise ArchiveRefused(f"{archive} unpacks to {declared / 2**20:.0f} MiB, more than the limit of "
-                                 f"{max_bytes / 2**20:.0f} MiB; raise it with --max-archive-mb if you expect that.")
+        _check_size(archive, entries, max_bytes, max_files)
         written = 0
         for entry in entries:
             parts = [p for p in PurePosixPath(entry.filename.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
-            if not parts:
-                continue
             target = dest.joinpath(*parts)
-            if dest.resolve() not in target.resolve().parents:
-                continue  # cannot happen after the clean-up above; kept as a guard
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(entry) as src, target.open("wb") as out:
-                while chunk := src.read(1 << 20):  # count real bytes: a zip's declared sizes can lie
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise ArchiveRefused(f"{archive} unpacks to more than {max_bytes / 2**20:.0f} MiB (the limit); "
-                                             "raise it with --max-archive-mb if you expect that.")
-                    out.write(chunk)
-            stamp = time.mktime((*entry.date_time, 0, 0, -1))  # the upload time the platform recorded, as unzip does
-            os.utime(target, (stamp, stamp))
+            if parts and dest.resolve() in target.resolve().parents:  # the second test is a guard; parts cannot escape
+                written += _extract(zf, entry, target, max_bytes - written, max_bytes, archive)
     return dest
 
 
@@ -136,8 +154,10 @@ def _unique_ids(found: list[Submission]) -> None:
         for sub in found:
             if sub.student == student:
                 digest = hashlib.sha1(sub.name.encode("utf-8")).hexdigest()[:6]
-                sub.notes.append(f"{len(names)} different names map to the id {student!r}; "
-                                 f"this one ({sub.name!r}) was graded as {student}_{digest}")
+                sub.notes.append(
+                    f"{len(names)} different names map to the id {student!r}; "
+                    f"this one ({sub.name!r}) was graded as {student}_{digest}"
+                )
                 sub.student = f"{student}_{digest}"
 
 
@@ -158,8 +178,14 @@ def _drop_resubmissions(found: list[Submission]) -> None:
             older.notes.append(f"{newest.source.name} is newer and was graded instead")
 
 
-def collect(source: Path, module: str, expected_ids: set[str], scratch: Path,
-            max_bytes: int = MAX_ARCHIVE_BYTES, max_files: int = MAX_ARCHIVE_FILES) -> list[Submission]:
+def collect(
+    source: Path,
+    module: str,
+    expected_ids: set[str],
+    scratch: Path,
+    max_bytes: int = MAX_ARCHIVE_BYTES,
+    max_files: int = MAX_ARCHIVE_FILES,
+) -> list[Submission]:
     """Find every notebook in the folder or zip and map it to a student, or say why not.
 
     A zip is unpacked into ``scratch``, which must stay until grading ends: the submissions are read from there.
@@ -170,8 +196,11 @@ def collect(source: Path, module: str, expected_ids: set[str], scratch: Path,
         top = source
     else:
         raise SystemExit(f"{source} is neither a folder nor a zip file; pass the folder or zip your platform gave you.")
-    files = sorted(p for p in top.rglob("*.ipynb") if p.is_file() and not p.is_symlink()
-                   and ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts)
+    files = sorted(
+        p
+        for p in top.rglob("*.ipynb")
+        if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts and "__MACOSX" not in p.parts
+    )
     if not files:
         raise SystemExit(f"no .ipynb files under {source}; is this the right download?")
     found = []

@@ -1,4 +1,5 @@
 """Find and execute the course's notebooks with nbclient, as a learner's fresh kernel would run them."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,16 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository
+from helpers.paths import ROOT
+
+
+def committed_notebooks(root: Path = ROOT) -> list[Path]:
+    """Every notebook the repository holds: lessons, then solutions, then exercises (the one home of these globs)."""
+    return (
+        sorted(root.glob("notebooks/*.ipynb"))
+        + sorted(root.glob("solutions/*/*.ipynb"))
+        + sorted(root.glob("exercises/*/*.ipynb"))
+    )
 
 
 def lessons(root: Path = ROOT) -> list[Path]:

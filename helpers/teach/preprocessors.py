@@ -11,6 +11,7 @@ and the student version gets the same line with that text replaced by ``___``::
 Several blanks on one line are separated by `` ;; `` and filled left to right.
 The solution notebook stays runnable Python because the marker is a comment.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,7 @@ def blank_line(line: str) -> str:
         if at < 0:
             raise ValueError(f"BLANK answer {answer!r} does not occur in the code of this line:\n{line}")
         pieces.append(rest[:at] + "___")
-        rest = rest[at + len(answer):]
+        rest = rest[at + len(answer) :]
     stub = "".join(pieces) + rest
     return stub if "👉" in stub else stub + HINT
 
@@ -178,8 +179,11 @@ class SandboxedExecute(Execute):
             return super().output(outs, msg, display_id, cell_index)
         if cell_index not in self._over_limit:
             self._over_limit.add(cell_index)
-            note = NotebookNode(output_type="stream", name="stdout",
-                                text=f"{OUTPUT_LIMIT_MARK} ({self.output_limit // MIB} MiB for the notebook); "
-                                     "the rest of this cell's output was dropped]\n")
+            note = NotebookNode(
+                output_type="stream",
+                name="stdout",
+                text=f"{OUTPUT_LIMIT_MARK} ({self.output_limit // MIB} MiB for the notebook); "
+                "the rest of this cell's output was dropped]\n",
+            )
             outs.append(note)
         return None

@@ -14,6 +14,7 @@ students' folders, the environment's variables, or the network. Its address spac
 (``memory_limit``, 4 GiB by default), and every process it starts lives in the sandbox's own
 pid namespace, so all of them end with the kernel.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,27 +30,49 @@ from pathlib import Path
 from jupyter_client import AsyncKernelManager
 from traitlets import Integer, List, Unicode
 
+from helpers.paths import cache_dirs
+
 GIB = 1 << 30
 MIB = 1 << 20
 SANDBOX_UID = 65534  # "nobody", as the kernel sees itself
-BWRAP_FIX = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
-             "bubblewrap), or pass --no-sandbox to grade without isolation (only for notebooks you trust)")
+BWRAP_FIX = (
+    "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
+    "bubblewrap), or pass --no-sandbox to grade without isolation (only for notebooks you trust)"
+)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # What Python, numpy, torch and matplotlib read from /etc; secrets such as /etc/shadow stay out.
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group",
-             "nsswitch.conf", "hosts", "host.conf", "mime.types", "os-release", "alternatives", "fonts")
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "hosts",
+    "host.conf",
+    "mime.types",
+    "os-release",
+    "alternatives",
+    "fonts",
+)
 # ipykernel's launcher, after capping the address space: argv = [limit, python, -m, ipykernel_launcher, ...]
-_LIMIT_THEN_EXEC = ("import os, resource, sys; n = int(sys.argv[1]); "
-                    "resource.setrlimit(resource.RLIMIT_AS, (n, n)); resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
-                    "os.execv(sys.argv[2], sys.argv[2:])")
+_LIMIT_THEN_EXEC = (
+    "import os, resource, sys; n = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_AS, (n, n)); resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
 
 
 @functools.lru_cache(maxsize=1)
 def sandbox_problem() -> str | None:
     """Why kernels cannot be sandboxed here (with the fix), or None when bubblewrap works."""
     if not sys.platform.startswith("linux"):
-        return (f"the grading sandbox needs Linux (bubblewrap); this is {sys.platform}. Grade on a Linux machine "
-                "or in WSL 2, or pass --no-sandbox to grade without isolation (only for notebooks you trust)")
+        return (
+            f"the grading sandbox needs Linux (bubblewrap); this is {sys.platform}. Grade on a Linux machine "
+            "or in WSL 2, or pass --no-sandbox to grade without isolation (only for notebooks you trust)"
+        )
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return f"bubblewrap (bwrap) is not installed; {BWRAP_FIX}"
@@ -59,9 +82,11 @@ def sandbox_problem() -> str | None:
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bubblewrap did not start ({error}); {BWRAP_FIX}"
     if run.returncode:
-        return (f"bubblewrap cannot create a sandbox here: {run.stderr.strip()[:300]}. Enable unprivileged user "
-                "namespaces (sudo sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
-                "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0), or pass --no-sandbox")
+        return (
+            f"bubblewrap cannot create a sandbox here: {run.stderr.strip()[:300]}. Enable unprivileged user "
+            "namespaces (sudo sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
+            "sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0), or pass --no-sandbox"
+        )
     return None
 
 
@@ -96,41 +121,75 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_command(kernel_cmd: list[str], cwd: str, ipc_dir: str, memory_limit: int = 4 * GIB,
-                  scratch_size: int = 512 * MIB, read_only: list[Path] | None = None,
-                  env: dict[str, str] | None = None) -> list[str]:
-    """The bubblewrap command line that runs ``kernel_cmd`` (an ipykernel) isolated, in the working folder ``cwd``."""
-    home = "/tmp/home"
-    environment = {
+HOME = "/tmp/home"  # the kernel's HOME and TMPDIR: a fresh tmpfs
+ISOLATION = "--unshare-all --unshare-user --disable-userns --cap-drop ALL --die-with-parent --new-session".split()
+
+
+def kernel_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """All the environment the kernel gets (bwrap clears the rest): no secret of the teacher's reaches it."""
+    return {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": home, "TMPDIR": home, "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib",
-        "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "HF_HUB_OFFLINE": "1",
-        "HF_HOME": f"{home}/.cache/huggingface", "COURSE_CACHE": f"{home}/.cache/diffusion-course",
+        "HOME": HOME,
+        "TMPDIR": HOME,
+        "IPYTHONDIR": f"{HOME}/.ipython",
+        "MPLCONFIGDIR": f"{HOME}/.matplotlib",
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": f"{HOME}/.cache/huggingface",
+        "COURSE_CACHE": f"{HOME}/.cache/diffusion-course",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        # ipykernel polls its parent unless this is 1, and the sandbox's pid 1 never goes away.
-        "JPY_PARENT_PID": "1",
+        "JPY_PARENT_PID": "1",  # ipykernel polls its parent unless this is 1; the sandbox's pid 1 never goes away
         **(env or {}),
     }
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-            *_system_binds(), "--proc", "/proc", "--dev", "/dev",
-            "--size", str(64 * MIB), "--tmpfs", "/dev/shm",
-            "--tmpfs", "/tmp", "--size", str(scratch_size), "--tmpfs", home]
-    for path in read_only if read_only is not None else read_only_paths():
+
+
+def _filesystem(cwd: str, ipc_dir: str, scratch_size: int, read_only: list[Path]) -> list[str]:
+    """The mounts, in order (later ones cover earlier ones): system, /proc and /dev, scratch, read-only, ipc."""
+    args = [
+        *_system_binds(),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(64 * MIB),
+        "--tmpfs",
+        "/dev/shm",
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        str(scratch_size),
+        "--tmpfs",
+        HOME,
+    ]
+    for path in read_only:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", ipc_dir, ipc_dir, "--size", str(scratch_size), "--tmpfs", cwd,
-             "--remount-ro", "/tmp", "--remount-ro", "/", "--chdir", cwd, "--clearenv"]
-    for key, value in environment.items():
-        args += ["--setenv", key, value]
-    python = kernel_cmd[0]
-    return [*args, "--", python, "-c", _LIMIT_THEN_EXEC, str(memory_limit), *kernel_cmd]
+    args += ["--bind", ipc_dir, ipc_dir, "--size", str(scratch_size), "--tmpfs", cwd]
+    return args + ["--remount-ro", "/tmp", "--remount-ro", "/", "--chdir", cwd]
+
+
+def bwrap_command(
+    kernel_cmd: list[str],
+    cwd: str,
+    ipc_dir: str,
+    memory_limit: int = 4 * GIB,
+    scratch_size: int = 512 * MIB,
+    read_only: list[Path] | None = None,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """The bubblewrap command line that runs ``kernel_cmd`` (an ipykernel) isolated, in the working folder ``cwd``."""
+    ids = ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    mounts = _filesystem(cwd, ipc_dir, scratch_size, read_only if read_only is not None else read_only_paths())
+    variables = [arg for key, value in kernel_environment(env).items() for arg in ("--setenv", key, value)]
+    limited = [kernel_cmd[0], "-c", _LIMIT_THEN_EXEC, str(memory_limit), *kernel_cmd]
+    return ["bwrap", *ISOLATION, *ids, *mounts, "--clearenv", *variables, "--", *limited]
 
 
 def course_cache_dirs() -> list[str]:
-    """Built caches the kernel may read (the tiny Stable Diffusion pipeline), from helpers.sd's cache folders."""
-    candidates = [os.environ.get("COURSE_CACHE", ""), str(Path(__file__).resolve().parents[2] / ".cache"),
-                  str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "diffusion-course")]
-    return [c for c in candidates if c and Path(c).is_dir()]
+    """Built caches the kernel may read (the tiny Stable Diffusion pipeline): those of helpers.paths that exist."""
+    return [str(d) for d in cache_dirs() if d.is_dir()]
 
 
 class SandboxedKernelManager(AsyncKernelManager):

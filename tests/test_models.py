@@ -1,67 +1,38 @@
-"""helpers.data and helpers.models: shapes, ranges, seeding, shape errors, and the time embedding against diffusers."""
+"""helpers.models: shapes and errors, the time embedding vs diffusers, typed configs, weights, the pretrained U-Net."""
+
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+
 import pytest
 import torch
 from diffusers.models.embeddings import get_timestep_embedding
-from sklearn.datasets import load_digits
 
-from helpers.data import digits, digits_split, swiss_roll, toy_2d, two_moons, x0_to_unit
-from helpers.models import (NULL_CLASS, DigitsUNet, MLPDenoiser, build_model, count_parameters, sinusoidal_embedding)
+from helpers.models import (
+    NULL_CLASS,
+    DigitsUNet,
+    MLPConfig,
+    MLPDenoiser,
+    UNetConfig,
+    build_model,
+    config_from_dict,
+    config_to_dict,
+    count_parameters,
+    sinusoidal_embedding,
+)
+from helpers.pretrained import (
+    load_weights,
+    read_metadata,
+    save_weights,
+)
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and immune to a busy neighbour
 
 
-# --- data -------------------------------------------------------------------------------------------------------
+def _mlp() -> MLPDenoiser:
+    torch.manual_seed(0)
+    return MLPDenoiser(hidden=64, depth=2, T=100)
 
-@pytest.mark.parametrize("make", [two_moons, swiss_roll])
-def test_toy_sets_are_standardised_float32_and_seeded(make):
-    x = make(500, seed=3)
-    assert x.shape == (500, 2) and x.dtype == torch.float32
-    assert torch.allclose(x.mean(0), torch.zeros(2), atol=1e-5)
-    assert torch.allclose(x.std(0, unbiased=False), torch.ones(2), atol=1e-5)
-    assert torch.equal(x, make(500, seed=3))
-    assert not torch.equal(x, make(500, seed=4))
-
-
-def test_toy_2d_dispatch_and_unknown_name():
-    assert torch.equal(toy_2d("moons", 100, seed=1), two_moons(100, seed=1))
-    assert torch.equal(toy_2d("swiss_roll", 100, seed=1), swiss_roll(100, seed=1))
-    with pytest.raises(ValueError, match="unknown toy set"):
-        toy_2d("spiral")
-
-
-def test_digits_match_sklearn_scaled_to_minus_one_one():
-    x0, y = digits()
-    bunch = load_digits()
-    assert x0.shape == (1797, 1, 8, 8) and x0.dtype == torch.float32
-    assert y.shape == (1797,) and y.dtype == torch.int64 and set(y.tolist()) == set(range(10))
-    assert x0.min() == -1 and x0.max() == 1
-    np.testing.assert_allclose(x0[:, 0].numpy(), bunch.images / 8 - 1, atol=1e-6)  # 0..16 -> [-1, 1]
-    np.testing.assert_array_equal(y.numpy(), bunch.target)
-    assert torch.allclose(x0_to_unit(x0)[:, 0], torch.from_numpy(bunch.images / 16).float(), atol=1e-6)
-
-
-def test_digits_returns_fresh_tensors():
-    x0, _ = digits()
-    x0 += 5
-    assert digits()[0].max() == 1
-
-
-def test_digits_split_is_fixed_disjoint_complete_and_stratified():
-    split = digits_split()
-    assert split.x_train.shape == (1257, 1, 8, 8) and split.x_held_out.shape == (540, 1, 8, 8)
-    again = digits_split()
-    assert all(torch.equal(a, b) for a, b in zip(split, again))
-    x0, y = digits()
-    rows = lambda x: sorted(map(bytes, x.reshape(len(x), -1).numpy()))
-    assert rows(torch.cat([split.x_train, split.x_held_out])) == rows(x0)  # a partition of the data set
-    share = torch.bincount(split.y_held_out, minlength=10) / torch.bincount(y, minlength=10)
-    assert torch.allclose(share, torch.full((10,), 0.3), atol=0.02)
-
-
-# --- models -----------------------------------------------------------------------------------------------------
 
 def test_sinusoidal_embedding_matches_diffusers():
     t = torch.tensor([0, 1, 17, 500, 1000])
@@ -127,11 +98,43 @@ def test_unconditional_unet_rejects_labels():
         model(x_t, 5, torch.tensor([1, 2]))
 
 
-@pytest.mark.parametrize("make", [lambda: MLPDenoiser(hidden=64, depth=2, T=50), lambda: DigitsUNet(channels=16, T=300)])
-def test_build_model_from_config(make):
+@pytest.mark.parametrize(
+    "make", [lambda: MLPDenoiser(hidden=64, depth=2, T=50), lambda: DigitsUNet(channels=16, T=300)]
+)
+def test_build_model_from_a_typed_config_or_its_dict(make):
     model = make()
-    rebuilt = build_model(model.config)
-    assert type(rebuilt) is type(model) and rebuilt.config == model.config
-    assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in model.parameters()]
+    assert isinstance(model.config, (MLPConfig, UNetConfig))
+    for config in (model.config, config_to_dict(model.config)):
+        rebuilt = build_model(config)
+        assert type(rebuilt) is type(model) and rebuilt.config == model.config
+        assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in model.parameters()]
+    assert config_from_dict(config_to_dict(model.config)) == model.config
     with pytest.raises(ValueError, match="unknown model kind"):
         build_model({"kind": "transformer"})
+    with pytest.raises(dataclasses.FrozenInstanceError):  # frozen: a config cannot drift from its model
+        model.config.T = 7
+
+
+@pytest.mark.parametrize("make", [_mlp, lambda: DigitsUNet(channels=16, T=1000)])
+def test_safetensors_round_trip_reproduces_outputs_exactly(make, tmp_path):
+    torch.manual_seed(0)
+    model = make().eval()
+    for p in model.parameters():  # move away from the initialisation (the label embedding starts at zero)
+        p.data += 0.1 * torch.randn_like(p)
+    path = tmp_path / "model.safetensors"
+    save_weights(model, path, {"schedule": "cosine", "steps": 12})
+    loaded = load_weights(path)
+    assert type(loaded) is type(model) and not loaded.training
+    assert read_metadata(path) == {"config": config_to_dict(model.config), "schedule": "cosine", "steps": 12}
+    x_t = torch.randn(5, 2) if isinstance(model, MLPDenoiser) else torch.randn(5, 1, 8, 8)
+    t = torch.tensor([0, 3, 50, 99, 100])
+    with torch.no_grad():
+        assert torch.equal(loaded(x_t, t), model(x_t, t))
+
+
+def test_read_metadata_rejects_foreign_files(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="no model config"):
+        read_metadata(tmp_path / "other.safetensors")

@@ -1,0 +1,276 @@
+"""What a submission's own code does to the kernel, read from outside it: the static layer of tamper detection.
+
+The learner's lines are those that are not in the teacher's source notebook. Each is parsed (IPython
+magics apart) and hooks into IPython, tracing, builtins, the interpreter or imported modules are
+reported with the line that does it. ``test_references`` lists what the graded tests use, which the
+kernel-side probe then watches. See helpers.teach.integrity for the two other layers.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+from nbgrader import utils
+from nbgrader.coursedir import CourseDirectory
+
+# Names that only serve to reach into the kernel, the interpreter or its hooks.
+STRONG_NAMES = {
+    "get_ipython": "reaches into the IPython shell that runs the tests",
+    "__builtins__": "changes the builtins",
+    "__builtin__": "changes the builtins",
+    "settrace": "sets a tracing hook",
+    "setprofile": "sets a profiling hook",
+    "_getframe": "reaches into call frames",
+    "set_custom_exc": "installs a custom exception handler",
+    "ast_transformers": "changes IPython's AST transformers",
+    "input_transformers_cleanup": "changes IPython's input transformers",
+    "input_transformers_post": "changes IPython's input transformers",
+    "input_transformer_manager": "changes IPython's input transformers",
+    "run_cell": "replaces how cells run",
+    "run_cell_async": "replaces how cells run",
+    "run_ast_nodes": "replaces how cells run",
+    "run_code": "replaces how cells run",
+    "showtraceback": "replaces how errors are shown",
+    "_showtraceback": "replaces how errors are shown",
+    "excepthook": "replaces the exception hook",
+    "displayhook": "replaces the display hook",
+    "meta_path": "changes how modules are imported",
+    "path_hooks": "changes how modules are imported",
+    "f_lineno": "moves execution inside a frame",
+    "f_trace": "sets a frame tracing hook",
+    "f_back": "reaches into call frames",
+    "get_referrers": "reaches into live objects",
+    "get_objects": "reaches into live objects",
+    "currentframe": "reaches into call frames",
+}
+STRONG_MODULES = {"builtins", "ctypes", "gc", "IPython", "ipykernel", "traitlets", "zmq", "jupyter_client", "comm"}
+WEAK_CALLS = {"exec", "eval", "compile", "__import__", "setattr", "delattr", "globals", "breakpoint"}
+ALLOWED_MAGICS = {
+    "time",
+    "timeit",
+    "matplotlib",
+    "pinfo",
+    "pinfo2",
+    "who",
+    "whos",
+    "pwd",
+    "ls",
+    "pdoc",
+    "psearch",
+    "prun",
+    "memit",
+    "history",
+    "precision",
+    "capture",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the learner's code does to the kernel: where, the line, and why it matters."""
+
+    cell: int  # index in the notebook being graded
+    line: int
+    code: str
+    why: str
+    strong: bool = True
+
+    def __str__(self) -> str:
+        return f"cell {self.cell + 1}, line {self.line}: `{self.code.strip()[:120]}` {self.why}"
+
+
+def _lines(nb: nbformat.NotebookNode) -> set[str]:
+    return {line.strip() for cell in nb.cells for line in cell.source.splitlines() if line.strip()}
+
+
+def _magic_lines(source: str) -> tuple[str, list[tuple[int, str]]]:
+    """The source with IPython magics and shell escapes blanked out (same line numbers), and the magics found."""
+    kept, magics = [], []
+    for number, line in enumerate(source.split("\n"), start=1):
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            name = re.match(r"%{1,2}([A-Za-z_]\w*)", stripped)
+            if name:
+                magics.append((number, name.group(1)))
+            kept.append(line[: len(line) - len(stripped)] + "pass")
+        else:
+            kept.append(line)
+    return "\n".join(kept), magics
+
+
+def _imported_names(nb: nbformat.NotebookNode) -> set[str]:
+    """Every name an import binds anywhere in the notebook: modules, and what was imported from them."""
+    names: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(_magic_lines(cell.source)[0])
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+def _base_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _names(node: ast.AST) -> list[tuple[str, bool]]:
+    """What a name, attribute or import node does to the kernel: (why, strong) pairs."""
+    if isinstance(node, ast.Name) and node.id in STRONG_NAMES:
+        return [(STRONG_NAMES[node.id], True)]
+    if isinstance(node, ast.Attribute) and node.attr in STRONG_NAMES:
+        return [(STRONG_NAMES[node.attr], True)]
+    if (
+        isinstance(node, ast.Attribute)
+        and node.attr == "modules"
+        and _base_name(node) == "sys"
+        and isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del))
+    ):
+        return [("replaces sys.modules", True)]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        return [
+            (f"imports {m}, which reaches into the interpreter or the kernel", True)
+            if m.split(".")[0] in STRONG_MODULES
+            else ("imports modules dynamically (importlib)", False)
+            for m in modules
+            if m.split(".")[0] in STRONG_MODULES or m.split(".")[0] == "importlib"
+        ]
+    return []
+
+
+def _patches(node: ast.AST, imported: set[str]) -> list[tuple[str, bool]]:
+    """Assignments to attributes of imported modules, and dynamic calls: (why, strong) pairs."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        return [
+            (f"patches {ast.unparse(part)}, which the tests may rely on", True)
+            for target in targets
+            for part in ast.walk(target)
+            if isinstance(part, ast.Attribute)
+            and _base_name(part) in imported
+            and isinstance(part.ctx, (ast.Store, ast.Del))
+        ]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in WEAK_CALLS:
+        strong = node.func.id in ("setattr", "delattr") and bool(node.args) and _base_name(node.args[0]) in imported
+        why = ", patching an imported module" if strong else ", which can run code the checks cannot see"
+        return [(f"calls {node.func.id}(){why}", strong)]
+    return []
+
+
+def _scan(tree: ast.AST, imported: set[str]) -> list[tuple[int, str, bool]]:
+    """(line, why, strong) for each tampering construct in a parsed cell."""
+    return [
+        (getattr(node, "lineno", 0), why, strong)
+        for node in ast.walk(tree)
+        for why, strong in _names(node) + _patches(node, imported)
+    ]
+
+
+def learner_code_cells(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices of the code cells a learner could have written or edited (not locked by nbgrader)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not utils.is_locked(c)]
+
+
+def static_findings(nb: nbformat.NotebookNode, source: nbformat.NotebookNode | None) -> list[Finding]:
+    """What the learner's own lines (those not in the source notebook) do to the kernel."""
+    course_lines = _lines(source) if source is not None else set()
+    imported = _imported_names(nb) | (_imported_names(source) if source is not None else set())
+    findings = []
+    for i in learner_code_cells(nb):
+        code_lines = nb.cells[i].source.split("\n")
+        text, magics = _magic_lines(nb.cells[i].source)
+        for number, name in magics:
+            if name not in ALLOWED_MAGICS and code_lines[number - 1].strip() not in course_lines:
+                findings.append(Finding(i, number, code_lines[number - 1], f"runs the IPython magic %{name}"))
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(text))
+        except SyntaxError:
+            continue
+        for number, why, strong in sorted(set(_scan(tree, imported))):
+            code = code_lines[number - 1] if 0 < number <= len(code_lines) else ""
+            if code.strip() and code.strip() not in course_lines:
+                findings.append(Finding(i, number, code, why, strong))
+    return findings
+
+
+def source_notebook(config, resources: dict) -> nbformat.NotebookNode | None:
+    """The teacher's source notebook of the notebook being graded, found through nbgrader's course directory."""
+    info = resources.get("nbgrader", {})
+    if not info.get("assignment") or not info.get("notebook"):
+        return None
+    coursedir = CourseDirectory(config=config)
+    path = (
+        Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
+    )
+    return nbformat.read(path, as_version=4) if path.exists() else None
+
+
+def _parse(cell) -> ast.AST | None:
+    try:
+        return ast.parse(TransformerManager().transform_cell(_magic_lines(cell.source)[0]))
+    except SyntaxError:
+        return None
+
+
+def _aliases(trees: list[ast.AST]) -> dict[str, str]:
+    """What each imported name stands for, as a dotted name: {"np": "numpy", "_step": "helpers.sampling.ddim_step"}."""
+    aliases = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return aliases
+
+
+def _chain(node: ast.Attribute) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else None
+
+
+def test_references(source: nbformat.NotebookNode | None) -> list[str]:
+    """The dotted names the graded test cells use (modules, functions, classes): what a patch could fake.
+
+    For ``import torch as _torch`` and ``_torch.testing.assert_close(...)`` in a test cell this gives
+    "torch", "torch.testing" and "torch.testing.assert_close". The snapshot records each of them.
+    """
+    if source is None:
+        return []
+    cells = [c for c in source.cells if c.cell_type == "code"]
+    trees = [t for t in map(_parse, cells) if t is not None]
+    aliases = _aliases(trees)
+    names = {"builtins"}
+    for cell in cells:
+        if not utils.is_grade(cell) or (tree := _parse(cell)) is None:
+            continue
+        for node in ast.walk(tree):
+            chain = (
+                _chain(node) if isinstance(node, ast.Attribute) else [node.id] if isinstance(node, ast.Name) else None
+            )
+            if not chain or chain[0] not in aliases:
+                continue
+            dotted = aliases[chain[0]].split(".") + chain[1:]
+            names |= {".".join(dotted[:k]) for k in range(1, len(dotted) + 1)}
+    if "torch" in names:
+        names.add("torch.Tensor")
+    return sorted(n for n in names if not n.startswith(("helpers.blanks", "matplotlib")))

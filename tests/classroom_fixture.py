@@ -1,0 +1,155 @@
+"""The hostile class, graded once per test session: helpers.teach.crafted's every case, from a zip, in the sandbox.
+
+It is graded with two jobs and a fake teacher HOME; the machine's state is hashed before and
+after. tests/test_classroom.py and tests/test_classroom_cases.py read the outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers.teach.attacks import MARKER, Targets
+from helpers.teach.classroom import Settings, grade, scratch_course
+from helpers.teach.crafted import craft_class
+from helpers.teach.notebooks import ROOT
+from helpers.teach.sandbox import sandbox_problem
+
+MODULE = "01_toy_signal"
+SECRET = "teacher-secret-7f3a"
+needs_sandbox = pytest.mark.skipif(
+    sandbox_problem() is not None and not os.environ.get("COURSE_REQUIRE_SANDBOX"),
+    reason=f"no grading sandbox here: {sandbox_problem()}",
+)
+
+
+def _tree_digest(root: Path, files: list[Path] | None = None) -> dict[str, str]:
+    """sha256 of every file under root (or of ``files``), keyed by path; links by their target."""
+    digests = {}
+    for path in files if files is not None else sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+        if path.is_symlink():
+            digests[str(path)] = "link:" + os.readlink(path)
+        elif path.is_file():
+            with path.open("rb") as f:
+                digests[str(path)] = hashlib.file_digest(f, "sha256").hexdigest()
+    return digests
+
+
+def _tracked(repo: Path) -> list[Path]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return [repo / p for p in out.split("\0") if p]
+
+
+def _machine(repo: Path, home: Path) -> dict[str, dict[str, str]]:
+    real_ipython = Path(os.path.expanduser("~")) / ".ipython"
+    return {
+        "course": _tree_digest(repo, _tracked(repo)),
+        "venv": _tree_digest(Path(os.sys.prefix)),
+        "home": _tree_digest(home),
+        "real ~/.ipython": _tree_digest(real_ipython) if real_ipython.exists() else {},
+    }
+
+
+def zip_folder(folder: Path, archive: Path, extra: dict[str, str] | None = None) -> Path:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+        for name, text in (extra or {}).items():
+            zf.writestr(name, text)
+    return archive
+
+
+def teacher_home(tmp: Path) -> Path:
+    """A teacher's HOME with a secret and an IPython profile, as a hostile notebook would find one."""
+    home = tmp / "home"
+    (home / ".ipython" / "profile_default" / "startup").mkdir(parents=True)
+    (home / "secret.txt").write_text(SECRET)
+    (home / ".jupyter").mkdir()
+    (home / ".jupyter" / "migrated").write_text("")  # what any earlier Jupyter command leaves in a teacher's HOME
+    return home
+
+
+def listening_server() -> tuple[socket.socket, list]:
+    """A TCP server on the grading machine's loopback; the list fills with any connection it accepts."""
+    server, connections = socket.create_server(("127.0.0.1", 0)), []
+    threading.Thread(target=lambda: connections.append(server.accept()), daemon=True).start()
+    return server, connections
+
+
+def grade_as_teacher(archive: Path, course: Path, home: Path) -> list:
+    """Grade with HOME pointing at the teacher's home and a secret in the environment, as a real teacher's would be."""
+    saved = {k: os.environ.get(k) for k in ("HOME", "COURSE_TEST_SECRET")}
+    os.environ.update(HOME=str(home), COURSE_TEST_SECRET=SECRET)
+    try:
+        return grade(MODULE, archive, course, Settings(timeout=10, jobs=2))
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("classroom")
+    course, home = scratch_course(tmp / "course"), teacher_home(tmp)
+    server, connections = listening_server()
+    targets = Targets(
+        course=course,
+        repo=ROOT,
+        home=home,
+        downloads=tmp / "downloads",
+        venv=Path(os.sys.prefix),
+        port=server.getsockname()[1],
+    )
+    cases = craft_class(MODULE, tmp / "downloads", targets)
+    escapes = {"../escaped-by-dots.txt": "x", "/tmp/escaped-absolute.txt": "x"}
+    archive = zip_folder(tmp / "downloads", tmp / "submissions.zip", escapes)
+    before = _machine(ROOT, home)
+    submissions = grade_as_teacher(archive, course, home)
+    after = _machine(ROOT, home)
+    left = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout.split()
+    server.close()
+    by_file = {s.source.name: s for s in submissions}
+    subs = {case: by_file[Path(name).name] for case, name in cases.items()}
+    return {
+        "subs": subs,
+        "course": course,
+        "tmp": tmp,
+        "before": before,
+        "after": after,
+        "left": left,
+        "connections": connections,
+        "all": submissions,
+    }
+
+
+def full_marks(hostile) -> float:
+    return hostile["subs"]["solution"].max_score
+
+
+def outputs(hostile, case: str) -> str:
+    """Everything the graded notebook's cells printed (not their source)."""
+    sub = hostile["subs"][case]
+    nb = json.loads(
+        (hostile["course"] / "autograded" / sub.student / MODULE / f"{MODULE}.ipynb").read_text(encoding="utf-8")
+    )
+    text = lambda value: "".join(value) if isinstance(value, list) else value
+    return "".join(
+        text(o.get("text", "")) + o.get("evalue", "") + json.dumps(o.get("data", {}))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
+
+
+def feedback(hostile, case: str) -> str:
+    sub = hostile["subs"][case]
+    return (hostile["course"] / "feedback" / sub.student / MODULE / f"{MODULE}.html").read_text(encoding="utf-8")

@@ -1,0 +1,129 @@
+"""The hostile class's other cases: restored cells, crashes, identity in any script, and zips graded like folders."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from classroom_fixture import MODULE, feedback, full_marks, needs_sandbox, zip_folder
+
+from helpers.teach import classroom
+from helpers.teach.classroom import Settings, grade, print_summary, scratch_course, write_summary
+from helpers.teach.notebooks import solution
+
+pytestmark = needs_sandbox
+
+
+# --- The classic broken and hostile cases ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "edited test cell",
+        "deleted test cell",
+        "changed cell type",
+        "duplicated graded cell",
+        "renamed (Copy of, in a student folder)",
+    ],
+)
+def test_restored_cells_keep_full_marks_and_are_reported(case, hostile):
+    sub = hostile["subs"][case]
+    assert sub.status == "graded" and sub.score == full_marks(hostile), (case, sub)
+    assert case.startswith("renamed") or any("restored" in n or "duplicated" in n for n in sub.notes), sub.notes
+
+
+def test_blank_exercise_scores_zero_with_the_blank_error_in_feedback(hostile):
+    blank = hostile["subs"]["blank exercise"]
+    assert blank.score == 0 and blank.status == "graded"
+    page = feedback(hostile, "blank exercise")
+    assert "BlankError" in page and "Replace each ___ with your code" in page
+
+
+def test_unfilled_blanks_and_loops_cost_only_their_cells(hostile):
+    assert 0 < hostile["subs"]["unfilled blanks"].score < full_marks(hostile)
+    loop = hostile["subs"]["infinite loop"]
+    assert loop.status == "graded, cell timed out" and 0 < loop.score < full_marks(hostile)
+
+
+def test_kernel_crash_and_invalid_json_are_reported_not_fatal(hostile):
+    subs = hostile["subs"]
+    assert subs["kernel crash"].status == "kernel crashed" and subs["kernel crash"].score is None
+    assert subs["invalid JSON"].status == "not a valid notebook"
+    for case in ("kernel crash", "invalid JSON"):
+        assert subs[case].status in feedback(hostile, case)
+
+
+def test_redefined_equality_is_caught_by_hidden_tests(hostile):
+    assert hostile["subs"]["redefined equality"].score == full_marks(hostile) - 5  # the 5 knowledge-check points
+
+
+# --- Identity -------------------------------------------------------------------------------------------
+
+
+def test_students_in_any_script_get_distinct_ids_and_keep_their_names(hostile):
+    subs = hostile["subs"]
+    assert (
+        subs["name in Cyrillic"].student == "Мария_Иванова_2001"
+        and subs["name in Cyrillic"].name == "Мария Иванова_2001"
+    )
+    assert subs["name in Chinese"].student == "张伟_2002"
+    assert subs["noise word inside a name"].student == "Inflated_Plateau_2003"
+    ids = [s.student for s in hostile["all"] if s.status != "superseded"]
+    assert len(ids) == len(set(ids)), "two graded files share one student id"
+
+
+def test_a_resubmission_is_reported_not_silently_dropped(hostile):
+    older, newer = hostile["subs"]["resubmission (older)"], hostile["subs"]["resubmission (newer)"]
+    assert older.status == "superseded" and newer.status == "graded" and older.student == newer.student
+    assert any("newer" in n for n in older.notes) and any("2 files" in n for n in newer.notes)
+
+
+def test_summary_and_grades_csv_agree(hostile, tmp_path):
+    write_summary(hostile["all"], tmp_path / "summary.csv")
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open(encoding="utf-8")))
+    assert {r["name"] for r in rows} >= {"Мария Иванова_2001", "张伟_2002", "Inflated Plateau_2003"}
+    grades = {
+        r["student_id"]: float(r["score"])
+        for r in csv.DictReader((hostile["course"] / "grades.csv").open(encoding="utf-8"))
+    }
+    for s in hostile["all"]:
+        if s.score is not None:
+            assert grades[s.student] == s.score, s
+
+
+# --- Input ---------------------------------------------------------------------------------------------------
+
+
+def test_a_zip_is_graded_exactly_as_the_same_folder(tmp_path):
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    sol = solution(MODULE).read_bytes()
+    for name in (
+        "Ada Lovelace_1_assignsubmission_file_01_toy_signal.ipynb",
+        "张伟_2_assignsubmission_file_01_toy_signal.ipynb",
+    ):
+        (downloads / name).write_bytes(sol)
+    (downloads / "broken_3_01_toy_signal.ipynb").write_text("{not json")
+    results = {}
+    for kind, source in (("folder", downloads), ("zip", zip_folder(downloads, tmp_path / "class.zip"))):
+        subs = grade(MODULE, source, scratch_course(tmp_path / kind), Settings(timeout=10, jobs=2))
+        results[kind] = sorted((s.student, s.name, s.score, s.max_score, s.status) for s in subs)
+    assert results["zip"] == results["folder"]
+
+
+def test_refuses_to_grade_without_a_sandbox_and_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(classroom, "sandbox_problem", lambda: "bubblewrap (bwrap) is not installed; install bubblewrap")
+    with pytest.raises(SystemExit, match="refusing to grade: bubblewrap.*install bubblewrap"):
+        grade(MODULE, tmp_path, scratch_course(tmp_path / "course"))
+
+
+def test_no_sandbox_still_grades_and_warns(tmp_path, capsys):
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "Ada_1_01_toy_signal.ipynb").write_bytes(solution(MODULE).read_bytes())
+    subs = grade(
+        MODULE, tmp_path / "downloads", scratch_course(tmp_path / "course"), Settings(timeout=10, sandbox=False)
+    )
+    assert subs[0].score == subs[0].max_score > 0
+    print_summary(subs, sandboxed=False)
+    assert "WITHOUT the sandbox" in capsys.readouterr().out
