@@ -34,23 +34,25 @@ def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
     return np.linspace(beta_start, beta_end, T, dtype=np.float64)
 
 
-def cosine_alpha_bar(t: np.ndarray | float, T: int, s: float = 0.008) -> np.ndarray:
-    """f(t)/f(0) with f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2), Nichol & Dhariwal 2021, eq. 17; t may be fractional.
+def cosine_alpha_bar(t: np.ndarray | float, T: int, offset: float = 0.008) -> np.ndarray:
+    """f(t)/f(0) with f(t) = cos^2(((t/T + offset)/(1 + offset)) * pi/2), Nichol & Dhariwal 2021, eq. 17.
+
+    ``t`` may be fractional. The paper calls the offset s; the course keeps s for the guidance scale.
 
     Derived in notebooks/02_forward_process.ipynb §5.
     """
-    f = lambda u: np.cos((np.asarray(u, dtype=np.float64) / T + s) / (1 + s) * math.pi / 2) ** 2
+    f = lambda u: np.cos((np.asarray(u, dtype=np.float64) / T + offset) / (1 + offset) * math.pi / 2) ** 2
     return f(t) / f(0)
 
 
-def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+def cosine_betas(T: int = 1000, offset: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
     """Cosine schedule of Nichol & Dhariwal 2021: beta_t = 1 - abar(t)/abar(t-1), clipped at 0.999, shape (T,).
 
     Derived in notebooks/02_forward_process.ipynb §5.
     """
     _check_T(T)
     steps = np.arange(T, dtype=np.float64)
-    betas = 1 - cosine_alpha_bar(steps + 1, T, s) / cosine_alpha_bar(steps, T, s)
+    betas = 1 - cosine_alpha_bar(steps + 1, T, offset) / cosine_alpha_bar(steps, T, offset)
     return np.minimum(betas, max_beta)
 
 

@@ -46,6 +46,7 @@ def lab(tmp_path_factory):
         yield {"context": context, "base": base, "token": token, "root": root}
         context.close()
     print("\nwidget update times measured in the browser:", json.dumps(MEASURED))
+    (ARTIFACTS / "measured.json").write_text(json.dumps(MEASURED, indent=1), encoding="utf-8")
 
 
 def open_lesson(lab, stem: str):

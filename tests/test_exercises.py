@@ -73,6 +73,29 @@ def test_each_stub_line_equals_its_solution_line_apart_from_the_blanks(module):
     assert checked, f"{module} has no fill-in-the-blank lines"
 
 
+def _comment_above(lines: list[str], k: int) -> str:
+    """The comment lines right above line k, joined, without whitespace."""
+    above = []
+    for line in reversed(lines[:k]):
+        if not line.strip().startswith("#"):
+            break
+        above.append(line)
+    return re.sub(r"\s+", "", " ".join(above))
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_blank_is_answered_by_the_comment_above_it(module):
+    dictated = []
+    for cell in _cells(solution(module)):
+        lines = "".join(cell["source"]).split("\n")
+        for k, line in enumerate(lines):
+            marked = split_marked_line(line)
+            answers = [re.sub(r"\s+", "", a) for a in marked[1]] if marked else []
+            comment = _comment_above(lines, k)
+            dictated += [(_grade_id(cell), a) for a in answers if len(a) >= 3 and a in comment]
+    assert not dictated, f"{module}: the comment above the blank gives its answer: {dictated}"
+
+
 def _reads_a_blank(source: str) -> bool:
     """True when the cell's code uses the name ___ (importing it does not count)."""
     tree = ast.parse(TransformerManager().transform_cell(source))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,16 @@ def test_notebook_starts_with_colab_badge_and_setup(path):
     # A graded notebook's badge opens the student version: solutions/ stays with the teacher.
     assert badge_target == rel.replace("solutions/", "exercises/"), badge_target
     assert 'if "google.colab" in sys.modules' in "".join(second["source"])
+
+
+AUTHORS_WORDS = re.compile(r"\bthe seeds?\b|\bseeds'|grew from|source material", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", ALL_COMMITTED + sorted((ROOT / "helpers" / "quizzes").glob("*.json")), ids=_id)
+def test_learners_never_read_the_authors_words(path):
+    """The course was written from documents learners never see; a notebook or quiz must not point at them."""
+    found = AUTHORS_WORDS.findall(path.read_text(encoding="utf-8"))
+    assert not found, f"{_id(path)} speaks of {found}: say whose claim it is (a paper, a common slogan) instead"
 
 
 def test_every_module_has_lesson_solution_and_exercise():

@@ -2,7 +2,8 @@
 
 The balance tests measure, over every lesson quiz and every graded knowledge check, where the
 correct option sits and whether it is the longest: no position holds more than 40% of a module's
-answers, and the correct option is the longest in at most a third of the questions.
+answers, and the correct option is the longest in at most a third of the questions. Letter answers carry at most
+a fifth of each graded exercise's points; the rest is code.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from helpers.quiz import Question, Quiz, lesson_quizzes, quiz
 from helpers.teach.notebooks import lessons, modules, solution
 
-MAX_POSITION_SHARE, MAX_LONGEST_SHARE = 0.40, 1 / 3
+MAX_POSITION_SHARE, MAX_LONGEST_SHARE, MAX_LETTER_POINTS = 0.40, 1 / 3, 0.20
 
 
 def test_every_lesson_has_a_quiz_and_its_cell_holds_no_answer():
@@ -93,3 +94,12 @@ def test_the_correct_option_is_rarely_the_longest():
     longest = [opts for opts, a in questions if len(opts[a]) == max(len(o) for o in opts)]
     share = len(longest) / len(questions)
     assert share <= MAX_LONGEST_SHARE, f"the correct option is the longest in {share:.0%} of {len(questions)} questions"
+
+
+@pytest.mark.parametrize("module", modules())
+def test_letter_answers_carry_at_most_a_fifth_of_the_points(module):
+    cells = json.loads(solution(module).read_text(encoding="utf-8"))["cells"]
+    graded = [c["metadata"]["nbgrader"] for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    letters = sum(g["points"] for g in graded if g["grade_id"].startswith("test_q"))
+    total = sum(g["points"] for g in graded)
+    assert letters and letters / total <= MAX_LETTER_POINTS, f"{module}: letters carry {letters} of {total} points"

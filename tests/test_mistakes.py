@@ -1,0 +1,83 @@
+"""Hidden tests catch wrong-but-plausible answers, including ones that the visible tests let through.
+
+Each case is a mistake a learner plausibly makes, written into the solution. The solution runs up to the graded cell
+with the mistake in place, once with the visible part of the test cell only and once with the whole cell, as the
+grader runs it. A case marked `slips` must pass the visible test: that is the mistake the hidden tests are there for.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import nbformat
+import pytest
+
+from helpers.teach.notebooks import execute, solution
+
+
+@dataclass(frozen=True)
+class Mistake:
+    module: str
+    cell: str  # grade_id of the solution cell the mistake is written into
+    right: str
+    wrong: str
+    test: str  # grade_id of the test cell that must fail
+    slips: bool  # True when the visible test alone passes
+
+
+MISTAKES = [
+    Mistake("01_toy_signal", "mini_challenge", "math.ceil((target_std / step_std) ** 2)",
+            "round((target_std / step_std) ** 2)", "test_mini_challenge", True),
+    Mistake("02_forward_process", "mini_challenge", "np.cos((t / T + offset) / (1 + offset)",
+            "np.cos((t / T + 0.008) / (1 + 0.008)", "test_mini_challenge", True),
+    Mistake("02_forward_process", "your_turn_5", "math.acos(math.sqrt(f0 / 2))", "math.acos(math.sqrt(1 / 2))",
+            "test_your_turn_5", False),
+    Mistake("03_training_objective", "your_turn_1", "torch.randint(1, ts.T + 1, (B,)", "torch.randint(0, ts.T, (B,)",
+            "test_your_turn_1", True),
+    Mistake("03_training_objective", "your_turn_4", "half = dim // 2", "half = 8", "test_your_turn_4", True),
+    Mistake("04_sampling", "your_turn_5", "noise = torch.randn(x_T.shape, generator=generator, dtype=x_T.dtype)",
+            "noise = torch.randn_like(x_T)", "test_your_turn_5", True),
+    Mistake("04_sampling", "your_turn_2", "coef_x_t = math.sqrt(alpha) * (1 - a_prev)",
+            "coef_x_t = alpha * (1 - a_prev)", "test_your_turn_2", False),
+    Mistake("05_guidance", "your_turn_2", "torch.rand(B, generator=generator) < p_uncond", "torch.rand(B) < p_uncond",
+            "test_your_turn_2", True),
+    Mistake("05_guidance", "your_turn_3", "cfg(eps_uncond, eps_cond, scale)", "cfg(eps_uncond, eps_cond, scale + 1)",
+            "test_your_turn_3", False),
+    Mistake("06_stable_diffusion", "your_turn_2", "eps_uncond + scale * (eps_text - eps_uncond)",
+            "eps_uncond + guidance_scale * (eps_text - eps_uncond)", "test_your_turn_2", True),
+    Mistake("06_stable_diffusion", "your_turn_4", "return int(k) + 1", "return int(k)", "test_your_turn_4", False),
+]
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _with_mistake(mistake: Mistake) -> tuple[nbformat.NotebookNode, int, int]:
+    """The solution with the mistake, cut after its test cell, with a visible-only copy of that test before it."""
+    nb = nbformat.read(solution(mistake.module), as_version=4)
+    ids = [_grade_id(c) for c in nb.cells]
+    cell = nb.cells[ids.index(mistake.cell)]
+    assert cell.source.count(mistake.right) == 1, f"{mistake}: the right answer is not in the solution exactly once"
+    cell.source = cell.source.replace(mistake.right, mistake.wrong)
+    end = ids.index(mistake.test)
+    visible = copy.deepcopy(nb.cells[end])
+    visible.source = visible.source.partition("### BEGIN HIDDEN TESTS")[0]
+    visible.metadata, visible.id = {}, f"{visible.id}-visible"
+    nb.cells = nb.cells[:end] + [visible, nb.cells[end]]
+    return nb, ids.index(mistake.cell), end
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: f"{m.module}-{m.cell}-{m.wrong[:24]}")
+def test_hidden_tests_catch_the_mistake(mistake, tmp_path):
+    nb, wrong, visible = _with_mistake(mistake)
+    path = tmp_path / f"{mistake.module}.ipynb"
+    nbformat.write(nb, path)
+    ran = execute(path, allow_errors=True)
+    failed = lambda i: any(o.get("output_type") == "error" for o in ran.cells[i].get("outputs", []))
+    assert not [i for i in range(wrong) if failed(i)], f"{mistake.module}: the solution fails before the mistake"
+    assert failed(visible + 1), f"{mistake.module}: the graded test {mistake.test} passed with {mistake.wrong!r}"
+    if mistake.slips:
+        assert not failed(visible), f"{mistake.module}: expected {mistake.wrong!r} to pass the visible test"
