@@ -129,7 +129,10 @@ def dissolve_widget(T: int = 1000, size: int = 128, scale: int = 2, seed: int = 
 
 
 def static_html(png: bytes, readout: str) -> str:
-    """A widget's image and readout as plain HTML, for pages without a kernel."""
+    """A widget's image and readout as plain HTML, for pages without a kernel.
+
+    Derived in notebooks/02_forward_process.ipynb §4.
+    """
     src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return (
         f"<div class='widget-static'><img src='{src}' alt='widget image'/>{readout}"

@@ -95,6 +95,7 @@ def test_helpers_modules_are_imported_at_the_top_not_lazily_to_dodge_a_circle():
         ("helpers.__main__", "helpers.teach.colab"),
         ("helpers.__main__", "helpers.teach.notebooks"),
         ("helpers.__main__", "helpers.teach.site"),
+        ("helpers.__main__", "helpers.teach.lab"),
         ("helpers.teach.classroom", "helpers.sd"),
     }  # each command loads when run; sd only to warm a cache
     assert not set(lazy) - allowed, f"lazy imports of helpers modules: {sorted(set(lazy) - allowed)}"
