@@ -44,7 +44,9 @@ def quality(model, schedule: Schedule) -> tuple[float, float, float, float]:
 
 def row(name: str, recipe: Recipe | None, schedule: Schedule) -> tuple:
     if recipe is None:
-        return (name, pretrained_metadata()["steps"], 128, "", "0.999", None, *quality(load_pretrained(), schedule))
+        meta = pretrained_metadata()
+        row = (name, meta["steps"], meta["batch_size"], f"{meta['lr']:g}", f"{meta['ema_decay']}", None)
+        return (*row, *quality(load_pretrained(), schedule))
     split = digits_split()
     start = time.perf_counter()
     model, losses = train_recipe(recipe, split.x_train, split.y_train, schedule, progress=False)

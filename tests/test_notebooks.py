@@ -79,6 +79,25 @@ def test_lesson_executes_without_error(path, executed_lessons):
     _check_executed(path, executed_lessons[path])
 
 
+MAX_PRINTED_LINE = 110  # about what a lesson's output area shows at 1280 px before the browser breaks words
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("path", lessons(), ids=_id)
+def test_printed_lines_fit_the_output_area(path, executed_lessons):
+    """JupyterLab breaks an overlong printed line mid-word; lessons wrap their sentences (textwrap.fill) instead."""
+    long = [
+        (i, line[:60] + "...")
+        for i, cell in enumerate(executed_lessons[path].cells)
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stdout"
+        for line in output["text"].split("\n")
+        if len(line) > MAX_PRINTED_LINE
+    ]
+    assert not long, f"{_id(path)}: printed lines longer than {MAX_PRINTED_LINE} characters (cell, start): {long}"
+
+
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("path", GRADED, ids=_id)
 def test_graded_notebook_executes_without_error(path):
