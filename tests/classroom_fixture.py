@@ -20,7 +20,7 @@ import pytest
 from helpers.teach.attacks import MARKER, Targets
 from helpers.teach.classroom import Settings, grade, scratch_course
 from helpers.teach.crafted import craft_class
-from helpers.teach.notebooks import ROOT
+from helpers.teach.notebooks import ROOT, solution
 from helpers.teach.sandbox import sandbox_problem
 
 MODULE = "01_toy_signal"
@@ -133,6 +133,13 @@ def hostile(tmp_path_factory):
 
 def full_marks(hostile) -> float:
     return hostile["subs"]["solution"].max_score
+
+
+def knowledge_check_points() -> float:
+    """The points of the module's letter questions (test cells test_q1, test_q2, ...)."""
+    cells = json.loads(solution(MODULE).read_text(encoding="utf-8"))["cells"]
+    graded = [c["metadata"]["nbgrader"] for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    return sum(g["points"] for g in graded if g["grade_id"].startswith("test_q"))
 
 
 def outputs(hostile, case: str) -> str:

@@ -8,7 +8,6 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 
 from helpers.blanks import BlankError, ___
-from helpers.quiz import Question, Quiz
 from helpers.teach.preprocessors import blank_line, blank_source, fill_stub, has_blanks, split_marked_line
 
 
@@ -100,18 +99,3 @@ def test_blank_source_keeps_unmarked_lines():
     src = "a = 1\nb = a + 2  # BLANK: 2\nprint(b)"
     assert blank_source(src) == "a = 1\nb = a + ___  # 👉 replace ___\nprint(b)"
     assert has_blanks(src) and not has_blanks("a = 1")
-
-
-def test_quiz_feedback_explains_wrong_answers():
-    q = Question("2 + 2?", ("3", "4"), 1, ("3 is one short.", "Four."))
-    quiz = Quiz([q])
-    assert quiz.answer(0, 0).startswith("❌") and "one short" in quiz.answer(0, 0)
-    assert quiz.answer(0, 1).startswith("✅") and quiz.score == 1
-    assert "2 + 2?" in repr(quiz)
-    box = quiz.widget()  # builds without a front end: a title, one box per question, the tally
-    assert len(box.children) == 3 and "Question 1 of 1" in box.children[1].children[0].value
-
-
-def test_question_needs_one_explanation_per_option():
-    with pytest.raises(ValueError, match="one explanation per option"):
-        Question("?", ("a", "b"), 0, ("only one",))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from classroom_fixture import MODULE, feedback, full_marks, needs_sandbox, zip_folder
+from classroom_fixture import MODULE, feedback, full_marks, knowledge_check_points, needs_sandbox, zip_folder
 
 from helpers.teach import classroom
 from helpers.teach.classroom import Settings, grade, print_summary, scratch_course, write_summary
@@ -55,7 +55,8 @@ def test_kernel_crash_and_invalid_json_are_reported_not_fatal(hostile):
 
 
 def test_redefined_equality_is_caught_by_hidden_tests(hostile):
-    assert hostile["subs"]["redefined equality"].score == full_marks(hostile) - 5  # the 5 knowledge-check points
+    letters = knowledge_check_points()  # the attack answers the knowledge check wrong and patches equality
+    assert hostile["subs"]["redefined equality"].score == full_marks(hostile) - letters
 
 
 # --- Identity -------------------------------------------------------------------------------------------

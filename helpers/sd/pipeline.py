@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import textwrap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,22 +208,24 @@ class PipelineReport:
     def __str__(self) -> str:
         size = SD15_UNET_CONFIG["sample_size"] * vae_factor(SD15_VAE_CONFIG)
         if self.is_real:
-            return (
-                f"Running the REAL Stable Diffusion 1.5 ({self.source}) on {self.device} in {self.dtype}.\n"
-                f"Why: {self.reason}.\n"
-                f"Images are {size}x{size} by default and follow the prompt."
-            )
-        tiny = TINY_UNET_CONFIG["sample_size"] * vae_factor(TINY_VAE_CONFIG)
-        return (
-            f"Running the TINY pipeline on {self.device} in {self.dtype}: SD 1.5's classes (CLIPTextModel, "
-            f"UNet2DConditionModel, AutoencoderKL, PNDMScheduler), much narrower and randomly initialised,\n"
-            f"loaded with StableDiffusionPipeline.from_pretrained({self.source!r}).\n"
-            f"Why: {self.reason}.\n"
-            f"Every step of the pipeline runs for real, but its weights are random: its {tiny}x{tiny} images are "
-            "structured noise, not pictures of the prompt.\n"
-            f"On a CUDA GPU with the weights reachable, the same code loads {SD15_MODEL_ID} in float16 and "
-            f"draws {size}x{size} images that follow the prompt."
-        )
+            lines = [
+                f"Running the REAL Stable Diffusion 1.5 ({self.source}) on {self.device} in {self.dtype}.",
+                f"Why: {self.reason}.",
+                f"Images are {size}x{size} by default and follow the prompt.",
+            ]
+        else:
+            tiny = TINY_UNET_CONFIG["sample_size"] * vae_factor(TINY_VAE_CONFIG)
+            lines = [
+                f"Running the TINY pipeline on {self.device} in {self.dtype}: SD 1.5's classes (CLIPTextModel, "
+                "UNet2DConditionModel, AutoencoderKL, PNDMScheduler), much narrower and randomly initialised, "
+                f"loaded with StableDiffusionPipeline.from_pretrained({self.source!r}).",
+                f"Why: {self.reason}.",
+                f"Every step of the pipeline runs for real, but its weights are random: its {tiny}x{tiny} images "
+                "are structured noise, not pictures of the prompt.",
+                f"On a CUDA GPU with the weights reachable, the same code loads {SD15_MODEL_ID} in float16 and "
+                f"draws {size}x{size} images that follow the prompt.",
+            ]
+        return "\n".join(textwrap.fill(line, 100, break_on_hyphens=False) for line in lines)  # whole words per line
 
 
 def _short(err: BaseException) -> str:
