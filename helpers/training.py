@@ -22,12 +22,13 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from helpers.flow import flow_path, velocity_target
 from helpers.models import NULL_CLASS, DigitsUNet
 from helpers.moved import moved
 from helpers.schedules import Schedule, TorchSchedule
 from helpers.schedules import q_sample as _q_sample
 
-TARGETS = ("eps", "x0")
+TARGETS = ("eps", "x0", "velocity")  # velocity: the flow matching target of Module 07
 __getattr__ = moved(
     __name__,
     {
@@ -64,8 +65,8 @@ def diffusion_loss(
 
     Derived in notebooks/03_training_objective.ipynb §2.
     """
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
+    if target not in TARGETS[:2]:
+        raise ValueError(f"target must be one of {TARGETS[:2]}, got {target!r} (a velocity is flow_loss's target).")
     B = x0.shape[0]
     t = torch.randint(1, schedule.T + 1, (B,), generator=generator)  # t ~ Uniform{1, ..., T}
     eps = torch.randn(x0.shape, generator=generator)  # (B, ...)
@@ -74,6 +75,26 @@ def diffusion_loss(
         y = drop_labels(y, p_uncond, generator)
     pred = model(x_t, t, y)  # same shape as x0
     return F.mse_loss(pred, eps if target == "eps" else x0)
+
+
+def flow_loss(
+    model: nn.Module,
+    x0: torch.Tensor,
+    T: int,
+    y: torch.Tensor | None = None,
+    p_uncond: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The conditional flow matching loss: MSE between v_theta(x_tau, t) and eps - x0, at tau = t / T, t ~ U{1..T}.
+
+    Lipman et al. 2023, eq. 23, on the straight path of rectified flow. Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    t = torch.randint(1, T + 1, (x0.shape[0],), generator=generator)  # (B,)
+    eps = torch.randn(x0.shape, generator=generator)  # (B, ...)
+    x_tau = flow_path(x0, eps, t.to(x0.dtype) / T)
+    if y is not None and p_uncond > 0:  # label dropout, as for the guided diffusion model of Module 05
+        y = drop_labels(y, p_uncond, generator)
+    return F.mse_loss(model(x_tau, t, y), velocity_target(x0, eps))
 
 
 class EMA:
@@ -123,7 +144,9 @@ def train(
     progress: bool = True,
     callback: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """Train ``model`` in place with Adam on the simple loss for ``steps`` and/or ``max_seconds``: each step's loss.
+    """Train ``model`` in place with Adam for ``steps`` and/or ``max_seconds``: each step's loss.
+
+    The loss is the simple loss, or flow_loss when target = "velocity".
 
     Derived in notebooks/03_training_objective.ipynb §2.
     """
@@ -142,7 +165,12 @@ def train(
             max_seconds is None or time.perf_counter() - start < max_seconds
         ):
             idx = torch.randint(0, x0.shape[0], (batch_size,), generator=generator)  # sample with replacement
-            loss = diffusion_loss(model, x0[idx], schedule, None if y is None else y[idx], target, p_uncond, generator)
+            y_batch = None if y is None else y[idx]
+            loss = (
+                flow_loss(model, x0[idx], schedule.T, y_batch, p_uncond, generator)
+                if target == "velocity"
+                else diffusion_loss(model, x0[idx], schedule, y_batch, target, p_uncond, generator)
+            )
             history.append(_step(model, optimizer, loss, grad_clip))
             bar.update(1)
             if len(history) % 10 == 0:
@@ -172,6 +200,7 @@ class Recipe:
     ema_decay: float | None = 0.995
     p_uncond: float = 0.0
     seed: int = 0
+    target: str = "eps"  # "velocity" trains the same U-Net as a flow (Module 07)
 
 
 FIRST_RECIPE = Recipe(steps=600, ema_decay=None)  # the course's first one-minute model
@@ -197,6 +226,7 @@ def train_recipe(
         max_seconds=recipe.max_seconds,
         batch_size=recipe.batch_size,
         lr=recipe.lr,
+        target=recipe.target,
         p_uncond=recipe.p_uncond,
         seed=recipe.seed,
         progress=progress,

@@ -1,0 +1,130 @@
+"""Flow matching with the straight path of rectified flow (Liu et al. 2022; Lipman et al. 2023).
+
+Derived in notebooks/07_flow_matching.ipynb.
+
+Flow time tau runs from 0 (data) to 1 (noise), as diffusers' ``FlowMatchEulerDiscreteScheduler``
+writes its sigmas: the path is x_tau = (1 - tau) x0 + tau eps, a straight line, and the network
+predicts its velocity d x_tau / d tau = eps - x0. The course's networks take an integer t, so tau
+lives on the grid t / T (diffusers' flow timesteps are tau * 1000 too): the same DigitsUNet and
+MLPDenoiser that predict eps in Modules 03-06 predict velocities here, with nothing changed but
+the target (``helpers.training.flow_loss``). Sampling integrates d x / d tau = v(x, tau) from
+tau = 1 down to 0, with Euler's method or Heun's (Karras et al. 2022, Algorithm 1: its last step,
+to tau = 0, is an Euler step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from helpers.sampling import Trajectory, make_timesteps, timestep_pairs
+from helpers.sampling.loops import _randn
+
+VelocityFn = Callable[[Tensor, Tensor], Tensor]  # v(x_tau, t) with t = tau * T a LongTensor (B,)
+SOLVERS = ("euler", "heun")
+
+
+def _per_row(tau: Tensor | float, x: Tensor) -> Tensor:
+    """tau as a tensor that broadcasts over x (B, ...): one value for all rows, or one per row."""
+    tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
+    return tau.reshape(-1, *([1] * (x.ndim - 1))) if tau.ndim else tau
+
+
+def flow_path(x0: Tensor, eps: Tensor, tau: Tensor | float) -> Tensor:
+    """The straight path x_tau = (1 - tau) x0 + tau eps from data (tau = 0) to noise (tau = 1).
+
+    Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    tau = _per_row(tau, x0)
+    return (1 - tau) * x0 + tau * eps
+
+
+def velocity_target(x0: Tensor, eps: Tensor) -> Tensor:
+    """d x_tau / d tau of the straight path, eps - x0: the same at every tau.
+
+    Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    return eps - x0
+
+
+def velocity_from_eps(x_tau: Tensor, tau: Tensor | float, eps: Tensor) -> Tensor:
+    """The velocity implied by a noise prediction at x_tau: x0 = (x_tau - tau eps) / (1 - tau), v = eps - x0.
+
+    Undefined at tau = 1, where x_tau is the noise and says nothing about x0.
+    Derived in notebooks/07_flow_matching.ipynb §4.
+    """
+    tau = _per_row(tau, x_tau)
+    return (eps - x_tau) / (1 - tau)
+
+
+def x0_from_velocity(x_tau: Tensor, tau: Tensor | float, v: Tensor) -> Tensor:
+    """One Euler step from tau all the way to 0: x0_hat = x_tau - tau v.
+
+    Derived in notebooks/07_flow_matching.ipynb §4.
+    """
+    return x_tau - _per_row(tau, x_tau) * v
+
+
+def euler_flow_step(x_tau: Tensor, v: Tensor, tau: float, tau_next: float) -> Tensor:
+    """One Euler step of d x / d tau = v from tau to tau_next < tau: x + (tau_next - tau) v.
+
+    It is ``FlowMatchEulerDiscreteScheduler.step`` (tests/test_flow.py). Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    return x_tau + (tau_next - tau) * v
+
+
+def heun_flow_step(v_fn: VelocityFn, x_tau: Tensor, t: int, t_next: int, T: int, v: Tensor | None = None) -> Tensor:
+    """One Heun step from t to t_next (tau = t / T): Euler, then the average of the two slopes; Euler into t_next = 0.
+
+    Karras et al. 2022, Algorithm 1. ``v`` is v_fn at (x_tau, t) when the caller has it.
+    Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    B = x_tau.shape[0]
+    v = v_fn(x_tau, torch.full((B,), t, dtype=torch.long)) if v is None else v
+    x_euler = euler_flow_step(x_tau, v, t / T, t_next / T)
+    if t_next == 0:
+        return x_euler
+    v_next = v_fn(x_euler, torch.full((B,), t_next, dtype=torch.long))
+    return euler_flow_step(x_tau, (v + v_next) / 2, t / T, t_next / T)
+
+
+def flow_sample(
+    v_fn: VelocityFn,
+    shape: tuple[int, ...],
+    T: int = 1000,
+    num_steps: int = 20,
+    solver: str = "euler",
+    generator: torch.Generator | None = None,
+    x_T: Tensor | None = None,
+    return_trajectory: bool = False,
+) -> Tensor | tuple[Tensor, Trajectory]:
+    """Integrate d x / d tau = v from noise (tau = 1) to data in num_steps Euler or Heun steps: x0 (B, ...).
+
+    The steps visit the grid times of ``make_timesteps(T, num_steps)`` (evenly spaced, trailing).
+    Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    x = _randn(tuple(shape), generator, torch.device("cpu"), torch.float32) if x_T is None else x_T.clone()
+    ts = make_timesteps(T, num_steps)
+    trajectory: Trajectory = [(ts[0], x.clone())]
+    with torch.no_grad():
+        for t, t_next in timestep_pairs(ts):
+            if solver == "heun":
+                x = heun_flow_step(v_fn, x, t, t_next, T)
+            else:
+                x = euler_flow_step(x, v_fn(x, torch.full((x.shape[0],), t, dtype=torch.long)), t / T, t_next / T)
+            trajectory.append((t_next, x.clone()))
+    return (x, trajectory) if return_trajectory else x
+
+
+def straightness(trajectory: Trajectory) -> Tensor:
+    """Path length over end-to-end distance, per sample (B,): 1 for a straight path, more for a curved one.
+
+    Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    xs = torch.stack([x.flatten(1) for _, x in trajectory])  # (steps + 1, B, D)
+    length = (xs[1:] - xs[:-1]).norm(dim=2).sum(0)  # (B,)
+    return length / (xs[-1] - xs[0]).norm(dim=1)
