@@ -101,6 +101,22 @@ MISTAKES = [
         True,
     ),
     Mistake("06_stable_diffusion", "your_turn_4", "return int(k) + 1", "return int(k)", "test_your_turn_4", False),
+    Mistake(
+        "07_flow_matching",
+        "your_turn_2",
+        "v_next = v_fn(x_trial, tau_next)",
+        "v_next = v_fn(x_trial, tau)",  # the visible test's velocity ignores tau
+        "test_your_turn_2",
+        True,
+    ),
+    Mistake(
+        "07_flow_matching",
+        "your_turn_3",
+        "x0 = (x_tau - tau * eps) / (1 - tau)",
+        "x0 = x_tau - tau * eps",
+        "test_your_turn_3",
+        False,
+    ),
 ]
 
 
