@@ -75,14 +75,13 @@ def euler_flow_step(x_tau: Tensor, v: Tensor, tau: float, tau_next: float) -> Te
     return x_tau + (tau_next - tau) * v
 
 
-def heun_flow_step(v_fn: VelocityFn, x_tau: Tensor, t: int, t_next: int, T: int, v: Tensor | None = None) -> Tensor:
+def heun_flow_step(v_fn: VelocityFn, x_tau: Tensor, t: int, t_next: int, T: int) -> Tensor:
     """One Heun step from t to t_next (tau = t / T): Euler, then the average of the two slopes; Euler into t_next = 0.
 
-    Karras et al. 2022, Algorithm 1. ``v`` is v_fn at (x_tau, t) when the caller has it.
-    Derived in notebooks/07_flow_matching.ipynb §3.
+    Karras et al. 2022, Algorithm 1. Derived in notebooks/07_flow_matching.ipynb §3.
     """
     B = x_tau.shape[0]
-    v = v_fn(x_tau, torch.full((B,), t, dtype=torch.long)) if v is None else v
+    v = v_fn(x_tau, torch.full((B,), t, dtype=torch.long))
     x_euler = euler_flow_step(x_tau, v, t / T, t_next / T)
     if t_next == 0:
         return x_euler
