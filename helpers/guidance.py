@@ -87,19 +87,22 @@ def _scales(scale: float | Tensor, x_t: Tensor) -> float | Tensor:
     return scale.to(x_t).view(-1, *(1,) * (x_t.ndim - 1))  # (B, 1, ..., 1)
 
 
-def guided_eps_fn(model: nn.Module, y: Tensor | int, scale: float | Tensor) -> EpsFn:
+def guided_eps_fn(
+    model: nn.Module, y: Tensor | int, scale: float | Tensor, negative: Tensor | int = NULL_CLASS
+) -> EpsFn:
     """eps_fn(x_t, t) for the samplers: cond and uncond in one batched forward, combined by cfg_eps.
 
-    ``scale`` is one scale, or one per row.
-
+    ``scale`` is one scale, or one per row. ``negative`` replaces "no class" in the second branch
+    with a label to steer away from, as Stable Diffusion's negative prompt replaces the empty prompt
+    (negative conditioning, derived in notebooks/08_editing.ipynb §4).
     Derived in notebooks/05_guidance.ipynb §2.
     """
 
     def eps_fn(x_t: Tensor, t: Tensor) -> Tensor:
         B = x_t.shape[0]
         labels = _labels(y, B).to(x_t.device)  # (B,)
-        null = torch.full_like(labels, NULL_CLASS)  # (B,), "no class"
-        eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, null]))  # (2B, ...)
+        away = _labels(negative, B).to(x_t.device)  # (B,), "no class" unless a negative label is given
+        eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, away]))  # (2B, ...)
         eps_cond, eps_uncond = eps.chunk(2)  # (B, ...) each
         return cfg_eps(eps_uncond, eps_cond, _scales(scale, x_t))
 

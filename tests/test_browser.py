@@ -25,7 +25,13 @@ from helpers.teach.notebooks import lessons
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(1800)]
 # seconds for Run All; the rest: 240 s
-RUN_ALL_S = {"03_training_objective": 600, "04_sampling": 480, "05_guidance": 420, "07_flow_matching": 720}
+RUN_ALL_S = {
+    "03_training_objective": 600,
+    "04_sampling": 480,
+    "05_guidance": 420,
+    "07_flow_matching": 720,
+    "08_editing": 480,
+}
 MEASURED: dict[str, float] = {}  # what the lessons' widgets took, printed at the end
 
 

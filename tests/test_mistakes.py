@@ -117,6 +117,30 @@ MISTAKES = [
         "test_your_turn_3",
         False,
     ),
+    Mistake(
+        "08_editing",
+        "your_turn_1",
+        "kept = min(int(n * strength), n)",
+        "kept = min(round(n * strength), n)",  # 10 * 0.3 rounds either way; 100 * 0.29 does not
+        "test_your_turn_1",
+        True,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_2",
+        "x_known = q_sample(x0, t_prev, eps, schedule)",
+        "x_known = x0",  # the visible test only looks at t_prev = 0
+        "test_your_turn_2",
+        True,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_3",
+        "return a_next**0.5 * x0_hat + (1 - a_next) ** 0.5 * eps",
+        "return a_next**0.5 * x0_hat + (1 - a_next) * eps",
+        "test_your_turn_3",
+        False,
+    ),
 ]
 
 

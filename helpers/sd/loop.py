@@ -76,14 +76,17 @@ def denoise(
     guidance_scale: float,
     generator: torch.Generator,
     progress: bool = True,
+    timesteps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Step 3: for each timestep, scale the input, predict eps for both texts in one batch, guide, and step.
 
+    ``timesteps`` defaults to all of the scheduler's; image-to-image passes the last ones only.
     Derived in notebooks/06_stable_diffusion.ipynb §4.
     """
     use_cfg = text.shape[0] == 2
     step_kwargs = _extra_step_kwargs(pipe.scheduler, generator)
-    for t in tqdm(pipe.scheduler.timesteps, desc="denoising by hand", disable=not progress):
+    timesteps = pipe.scheduler.timesteps if timesteps is None else timesteps
+    for t in tqdm(timesteps, desc="denoising by hand", disable=not progress):
         x_in = torch.cat([latents] * 2) if use_cfg else latents  # (2, 4, h, w)
         x_in = pipe.scheduler.scale_model_input(x_in, t)
         eps = pipe.unet(x_in, t, encoder_hidden_states=text).sample  # (2, 4, h, w)

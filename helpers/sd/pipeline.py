@@ -144,9 +144,10 @@ def tiny_pipeline_dir() -> Path:
     return folder
 
 
-def pipeline_class() -> type:
-    """diffusers' StableDiffusionPipeline, imported without transformers' "requires torchvision" notice on stderr.
+def pipeline_class(name: str = "StableDiffusionPipeline") -> type:
+    """diffusers' StableDiffusionPipeline (or another pipeline ``name``), without transformers' torchvision notice.
 
+    Module 08 asks for StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline the same way.
     Derived in notebooks/06_stable_diffusion.ipynb §2.
     """
     from transformers.utils import logging as transformers_logging
@@ -154,10 +155,11 @@ def pipeline_class() -> type:
     level = transformers_logging.get_verbosity()
     transformers_logging.set_verbosity_error()  # without torchvision, CLIP's image processor says it falls back
     try:
-        from diffusers import StableDiffusionPipeline
+        import diffusers
+
+        return getattr(diffusers, name)
     finally:
         transformers_logging.set_verbosity(level)
-    return StableDiffusionPipeline
 
 
 def load_from(source: str | Path, dtype: torch.dtype = torch.float32, progress: bool = True, **kwargs):

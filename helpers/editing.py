@@ -1,0 +1,188 @@
+"""Editing with a trained diffusion model: image-to-image, inpainting, DDIM inversion and interpolation.
+
+Derived in notebooks/08_editing.ipynb. Every technique here leaves the network untouched and
+changes only where sampling starts or what it keeps:
+
+- image-to-image (SDEdit, Meng et al. 2022): noise a real image to an intermediate t with
+  ``q_sample``, then sample from there; ``strength`` picks the t (diffusers' convention);
+- inpainting: after every step, paste the known pixels back, noised to that step's t
+  (Lugmayr et al. 2022, RePaint, eq. 8), optionally jumping back and forth ("resampling");
+- DDIM inversion (Song et al. 2021, §4.3; Mokady et al. 2023): run deterministic DDIM from
+  t = 0 upwards, so that sampling from the result returns the image;
+- interpolation between two x_T with spherical interpolation (Shoemake 1985), which keeps the
+  norm of Gaussian noise where linear interpolation shrinks it.
+
+Negative conditioning needs no code of its own: it is ``cfg_eps`` with the negative label's
+prediction in place of the unconditional one (``helpers.guidance.guided_eps_fn(..., negative=)``).
+Masks follow diffusers' inpainting pipelines: 1 marks the pixels to generate, 0 the pixels to keep.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from helpers.sampling import EpsFn, ddim_sample, ddpm_step, make_timesteps, predict_x0, timestep_pairs
+from helpers.sampling.loops import _randn
+from helpers.schedules import Schedule, q_sample
+
+
+def _check_strength(strength: float) -> float:
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ValueError(f"strength must be in [0, 1] (0 keeps the image, 1 starts from pure noise), got {strength}.")
+    return float(strength)
+
+
+def strength_timesteps(timesteps: list[int], strength: float) -> list[int]:
+    """The timesteps image-to-image runs: the last int(N * strength) of a sampler's N, as diffusers' img2img keeps.
+
+    The first of them is the t the input is noised to; strength 1 runs them all, from pure noise.
+    Derived in notebooks/08_editing.ipynb §1.
+    """
+    n = len(timesteps)
+    kept = min(int(n * _check_strength(strength)), n)  # StableDiffusionImg2ImgPipeline.get_timesteps
+    return list(timesteps)[n - kept :]
+
+
+def sdedit(
+    eps_fn: EpsFn,
+    x0: Tensor,
+    strength: float,
+    schedule: Schedule,
+    num_steps: int = 50,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Image-to-image (SDEdit, Meng et al. 2022): x0 (B, ...) noised to the strength's t, then DDIM (eta = 0) to t = 0.
+
+    Derived in notebooks/08_editing.ipynb §1.
+    """
+    timesteps = strength_timesteps(make_timesteps(schedule.T, num_steps), strength)
+    if not timesteps:  # strength so small that no step runs: the image comes back as it was
+        return x0.clone()
+    x_t = q_sample(x0, timesteps[0], _randn(tuple(x0.shape), generator, x0.device, x0.dtype), schedule)
+    return ddim_sample(eps_fn, tuple(x0.shape), schedule, timesteps=timesteps, x_T=x_t, progress=False)
+
+
+def inpaint_merge(x_generated: Tensor, x_known: Tensor, mask: Tensor) -> Tensor:
+    """mask * generated + (1 - mask) * known: RePaint's eq. 8, and the merge of diffusers' inpainting pipelines.
+
+    ``mask`` is 1 where pixels are generated and 0 where they are kept; it broadcasts over the batch.
+    Derived in notebooks/08_editing.ipynb §2.
+    """
+    return mask * x_generated + (1 - mask) * x_known
+
+
+def renoise(x_prev: Tensor, t_prev: int, t: int, schedule: Schedule, noise: Tensor) -> Tensor:
+    """One jump back up, x_t ~ q(x_t | x_{t_prev}) = N(sqrt(a) x_{t_prev}, (1 - a) I), a = alpha_bar_t / alpha_bar_prev.
+
+    RePaint's "resampling" (Lugmayr et al. 2022, Algorithm 1, line 12). Derived in notebooks/08_editing.ipynb §2.
+    """
+    a = float(schedule.alpha_bar[t] / schedule.alpha_bar[t_prev])
+    return a**0.5 * x_prev + (1 - a) ** 0.5 * noise
+
+
+class Inpainted(NamedTuple):
+    """The inpainted images, and the network's own last image before the known pixels were pasted back.
+
+    Derived in notebooks/08_editing.ipynb §2.
+    """
+
+    image: Tensor  # (B, ...): the known pixels exactly, the generated ones elsewhere
+    generated: Tensor  # (B, ...): what the last step produced everywhere, known region included
+
+
+def inpaint(
+    eps_fn: EpsFn,
+    x0: Tensor,
+    mask: Tensor,
+    schedule: Schedule,
+    num_steps: int = 25,
+    resample: int = 1,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> Inpainted:
+    """Fill the pixels where mask = 1 with DDPM steps, pasting the known pixels back at every step's t.
+
+    ``resample`` = U > 1 repeats each step U times, jumping back with ``renoise`` in between
+    (RePaint, Lugmayr et al. 2022, Algorithm 1); U = 1 is plain replacement.
+    Derived in notebooks/08_editing.ipynb §2.
+    """
+    if resample < 1:
+        raise ValueError(f"resample must be 1 (no resampling) or more, got {resample}.")
+    shape = tuple(x0.shape)
+    draw = lambda: _randn(shape, generator, x0.device, x0.dtype)
+    x_t, generated = draw(), x0
+    for t, t_prev in tqdm(
+        timestep_pairs(make_timesteps(schedule.T, num_steps)), desc="inpainting", disable=not progress
+    ):
+        t_batch = torch.full((shape[0],), t, dtype=torch.long, device=x0.device)  # (B,)
+        for u in range(resample):
+            with torch.no_grad():
+                generated = ddpm_step(x_t, t, t_prev, eps_fn(x_t, t_batch), schedule, draw() if t_prev else None)
+            known = q_sample(x0, t_prev, draw(), schedule) if t_prev else x0  # the known pixels, at t_prev's noise
+            x_prev = inpaint_merge(generated, known, mask)
+            x_t = renoise(x_prev, t_prev, t, schedule, draw()) if u < resample - 1 else x_prev
+    return Inpainted(x_t, generated)
+
+
+def ddim_invert_step(x_t: Tensor, t: int, t_next: int, eps: Tensor, schedule: Schedule) -> Tensor:
+    """x_{t_next} = sqrt(alpha_bar_next) x0_hat + sqrt(1 - alpha_bar_next) eps, DDIM's eq. 12 run upwards (t < t_next).
+
+    t = 0 is the clean image (alpha_bar_0 = 1); eps is the network's prediction, taken as unchanged over the step.
+    Derived in notebooks/08_editing.ipynb §3.
+    """
+    if not 0 <= t < t_next <= schedule.T:
+        raise ValueError(
+            f"inversion goes up in t: need 0 <= t < t_next <= T = {schedule.T}, got t={t}, t_next={t_next}."
+        )
+    x0_hat = predict_x0(x_t, t, eps, schedule)  # (B, ...)
+    a_next = float(schedule.alpha_bar[t_next])
+    return a_next**0.5 * x0_hat + (1 - a_next) ** 0.5 * eps
+
+
+def ddim_invert(
+    eps_fn: EpsFn,
+    x0: Tensor,
+    schedule: Schedule,
+    num_steps: int = 50,
+    spacing: str = "leading",
+    strength: float = 1.0,
+) -> tuple[Tensor, list[int]]:
+    """DDIM inversion of x0 (B, ...): (x_t, timesteps), where ddim_sample(..., timesteps=timesteps, x_T=x_t) returns x0.
+
+    eps is evaluated at the t the step goes to, as diffusers' DDIMInverseScheduler and null-text
+    inversion do. "leading" spacing stops at t = T - T/N + 1: at t = T itself the cosine schedule's
+    sqrt(alpha_bar_T) is 5e-5 and sampling back would magnify any mismatch 20,000 times.
+    ``strength`` < 1 inverts only part of the way, to the t image-to-image would start from.
+    Derived in notebooks/08_editing.ipynb §3.
+    """
+    timesteps = strength_timesteps(make_timesteps(schedule.T, num_steps, spacing), strength)
+    x_t, t = x0, 0
+    with torch.no_grad():
+        for t_next in reversed(timesteps):
+            t_batch = torch.full((x0.shape[0],), t_next, dtype=torch.long, device=x0.device)  # (B,)
+            x_t = ddim_invert_step(x_t, t, t_next, eps_fn(x_t, t_batch), schedule)
+            t = t_next
+    return x_t, timesteps
+
+
+def slerp(z0: Tensor, z1: Tensor, w: float) -> Tensor:
+    """Spherical interpolation of each row pair: sin((1 - w) theta) / sin(theta) z0 + sin(w theta) / sin(theta) z1.
+
+    theta is the angle between z0 and z1 (Shoemake 1985); w = 0 gives z0, w = 1 gives z1.
+    Derived in notebooks/08_editing.ipynb §5.
+    """
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 has shape {tuple(z0.shape)} but z1 has shape {tuple(z1.shape)}.")
+    a, b = z0.flatten(1), z1.flatten(1)  # (B, D)
+    cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+    theta = torch.arccos(cos.clamp(-1.0, 1.0)).view(-1, *(1,) * (z0.ndim - 1))  # (B, 1, ..., 1)
+    sin = torch.sin(theta)
+    w = torch.as_tensor(w, dtype=z0.dtype, device=z0.device)  # one weight, or one per row shaped (B, 1, ..., 1)
+    parallel = sin < 1e-6  # (nearly) the same direction: slerp tends to lerp there
+    c0 = torch.where(parallel, 1 - w, torch.sin((1 - w) * theta) / sin.clamp_min(1e-6))
+    c1 = torch.where(parallel, w, torch.sin(w * theta) / sin.clamp_min(1e-6))
+    return c0 * z0 + c1 * z1
