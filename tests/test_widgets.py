@@ -25,17 +25,19 @@ def test_static_twins_hold_the_current_picture():
 
 
 def test_background_view_coalesces_changes_made_while_it_draws_and_says_it_is_busy():
-    gate, drawn = threading.Event(), []
+    gate, started, drawn = threading.Event(), threading.Event(), []
 
     def draw(digit: int, scale: float):
-        if drawn:  # every drawing after the first waits until the test lets it go
+        if drawn:  # every drawing after the first says it has begun, then waits until the test lets it go
+            started.set()
             gate.wait(10)
         drawn.append((digit, scale))
         return b"png", f"{digit} at {scale}"
 
     view = guidance_view(draw, digit=3, scale=7.0)
-    view.controls["scale"].value = 1.0  # starts a drawing, which blocks
+    view.controls["scale"].value = 1.0  # starts a drawing in the background, which blocks
     assert "drawing" in view.status.value
+    assert started.wait(10)  # the worker has taken 1.0 before the next values arrive (on a busy CPU it may lag)
     for s in (2.0, 3.0, 4.0):  # arrive while busy: only the newest is drawn next
         view.controls["scale"].value = s
     gate.set()
