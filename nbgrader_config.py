@@ -6,7 +6,7 @@ solutions/ is nbgrader's source folder and exercises/ its release folder, so
 
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
@@ -14,6 +14,7 @@ from nbgrader.preprocessors import (
     ClearMarkScheme,
     ClearOutput,
     ComputeChecksums,
+    GetGrades,
     IgnorePattern,
     IncludeHeaderFooter,
     InstantiateTests,
@@ -26,7 +27,13 @@ from nbgrader.preprocessors import (
 )
 
 from helpers.teach.integrity import InjectIntegrityChecks, ReadIntegrityChecks
-from helpers.teach.preprocessors import DeduplicateGradeIds, FillInTheBlanks, SandboxedExecute, StderrInTestsIsOutput
+from helpers.teach.preprocessors import (
+    DeduplicateGradeIds,
+    FillInTheBlanks,
+    HideHiddenTests,
+    SandboxedExecute,
+    StderrInTestsIsOutput,
+)
 
 c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
 
@@ -75,6 +82,10 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# Feedback pages are returned to learners (nbgrader's release_feedback): they show each test's points,
+# result and message, never the hidden tests (autograded/, the teacher's copy, keeps them).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # A learner who deletes a graded test cell gets the original back, and it is run.
 c.OverwriteCells.add_missing_cells = True

@@ -2,6 +2,7 @@
 
     python -m benchmarks.grading                          # every module: crafted class, then the speed table
     python -m benchmarks.grading 05_guidance --speed-only --class-size 6
+    python -m benchmarks.grading --determinism            # the same scores with 1 job, 2 jobs, and a loaded machine
 
 The crafted class is helpers.teach.crafted's, graded with ``python -m helpers.teach.classroom``'s
 code in a scratch copy of the course. The speed table grades ``--class-size`` copies of the
@@ -12,7 +13,9 @@ prints the seconds per submission and what a class of 100 would take.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +73,28 @@ def speed_rows(module: str, class_size: int) -> list[tuple]:
     return rows
 
 
+@contextlib.contextmanager
+def busy(processes: int):
+    """Load the machine with ``processes`` spinning Python processes while the block runs."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def determinism_rows(module: str) -> tuple:
+    """(module, per-cell scores with 1 job, with 2 jobs on a machine loaded by 2 busy processes, identical?)."""
+    runs = []
+    for jobs, load in ((1, 0), (2, 2)):
+        with busy(load):
+            subs, _ = _grade_in_scratch(module, _copies_of_solution(module, 2), Settings(timeout=60, jobs=jobs))
+        runs.append(sorted((s.score, s.max_score) for s in subs))
+    return module, runs[0], runs[1], runs[0] == runs[1]
+
+
 def print_speed(rows: list[tuple], class_size: int) -> None:
     print(f"\nClasses of {class_size} copies of the solution (per-cell limit 60 s):\n")
     print("| module | jobs | sandbox | total s | s per submission | sandbox cost | 100 submissions, min |")
@@ -89,7 +114,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=10, help="per-cell limit for the crafted infinite loop")
     parser.add_argument("--class-size", type=int, default=6, help="solution copies graded to time a normal class")
     parser.add_argument("--speed-only", action="store_true", help="skip the crafted class; only time normal classes")
+    parser.add_argument("--determinism", action="store_true", help="only grade solutions with 1 and 2 jobs, loaded")
     args = parser.parse_args()
+    if args.determinism:
+        print("| module | 1 job, idle | 2 jobs, 2 busy processes | identical |\n| --- | --- | --- | --- |")
+        for module in args.modules or modules():
+            print("| {} | {} | {} | {} |".format(*determinism_rows(module)), flush=True)
+        return
     rows = []
     for module in args.modules or modules():
         if not args.speed_only:

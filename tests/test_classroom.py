@@ -1,4 +1,5 @@
-"""The teacher's one command grades a hostile class in the sandbox: nothing is lost, nothing leaks, tampering is caught.
+"""The teacher's one command grades a hostile class in the sandbox: nothing is lost, nothing leaks, tampering gains
+nothing, and the honest learners in the same class keep full marks.
 
 The class is graded once per session by tests/classroom_fixture.py.
 """
@@ -8,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from classroom_fixture import MODULE, SECRET, feedback, full_marks, needs_sandbox, outputs
+from classroom_fixture import MODULE, SECRET, feedback, full_marks, knowledge_check_points, needs_sandbox, outputs
 
-from helpers.teach.attacks import SANDBOX_ATTACKS, TAMPERING
+from helpers.teach.attacks import ON_WRONG_LETTERS, SANDBOX_ATTACKS, SURVIVING, TAMPERING
+from helpers.teach.honest import HABITS
 
 pytestmark = needs_sandbox
 
@@ -75,16 +77,26 @@ def test_memory_and_output_limits_become_the_status(hostile):
 # --- Tampering -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", [f"tampering: {c}" for c in [*TAMPERING, "patched library function"]])
-def test_each_tampering_family_is_caught(case, hostile):
+@pytest.mark.parametrize("case", [*TAMPERING, "patched library function"])
+def test_each_tampering_family_is_set_aside_and_gains_nothing(case, hostile):
+    sub = hostile["subs"][f"tampering: {case}"]
+    assert sub.status == "graded", (case, sub)  # set aside before every test: nothing left to flag
+    if case in ON_WRONG_LETTERS:  # wrong knowledge-check letters, which the cheat would have made right
+        assert sub.score == full_marks(hostile) - knowledge_check_points(), (case, sub)
+    else:  # the untouched exercise, whose failures the hook would have hidden
+        assert sub.score == 0, (case, sub)
+        assert any(n.startswith("set aside while the tests ran") for n in sub.notes), (case, sub.notes)
+
+
+@pytest.mark.parametrize("case", [f"surviving: {c}" for c in SURVIVING])
+def test_a_hook_that_comes_back_while_a_test_runs_is_flagged(case, hostile):
     sub = hostile["subs"][case]
-    assert sub.status == "kernel tampered with: needs review", (case, sub)
-    assert sub.score == 0, (case, sub)
+    assert sub.status == "kernel tampered with: needs review" and sub.score == 0, (case, sub)
     page = feedback(hostile, case)
     assert "Needs review" in page and "KernelTampered" in page
 
 
-def test_the_gradebook_flags_tampered_notebooks(hostile):
+def test_the_gradebook_flags_exactly_the_tampered_notebooks(hostile):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{hostile['course'] / 'gradebook.db'}") as gb:
@@ -93,22 +105,34 @@ def test_the_gradebook_flags_tampered_notebooks(hostile):
             for s in hostile["subs"].values()
             if s.score is not None
         }
-    tampered = {s.student for c, s in hostile["subs"].items() if c.startswith("tampering")}
+    tampered = {s.student for s in hostile["subs"].values() if s.status.startswith("kernel tampered")}
     assert {s for s, f in flagged.items() if f} == tampered
+    assert {hostile["subs"][f"surviving: {c}"].student for c in SURVIVING} <= tampered
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "solution",
-        "honest helper code",
-        "stderr noise",
-        "renamed (no module in the name)",
-        "name in Cyrillic",
-        "name in Chinese",
-        "noise word inside a name",
-    ],
-)
-def test_honest_submissions_are_never_flagged(case, hostile):
+HONEST = [
+    "solution",
+    "honest helper code",
+    "stderr noise",
+    "renamed (no module in the name)",
+    "name in Cyrillic",
+    "name in Chinese",
+    "noise word inside a name",
+    *[f"habit: {h}" for h in HABITS],
+    "habit: variables named like builtins",
+    "habit: extra cells and markdown notes",
+]
+
+
+@pytest.mark.parametrize("case", HONEST)
+def test_honest_submissions_keep_full_marks_unflagged(case, hostile):
     sub = hostile["subs"][case]
     assert sub.status == "graded" and sub.score == full_marks(hostile) > 0, (case, sub)
+    assert not any("set aside" in n for n in sub.notes), (case, sub.notes)
+
+
+def test_the_honest_class_covers_the_everyday_habits():
+    assert len(HONEST) - 7 >= 25
+    words = " ".join(HABITS.values())
+    for habit in ("%config", "display(", "%pip", "!pip", "autoreload", "tqdm", "warnings", "plt.", "stderr", "seed"):
+        assert habit in words, habit

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import csv
+import html
+import json
+import re
+import subprocess
+import sys
 
 import pytest
 from classroom_fixture import MODULE, feedback, full_marks, knowledge_check_points, needs_sandbox, zip_folder
 
 from helpers.teach import classroom
 from helpers.teach.classroom import Settings, grade, print_summary, scratch_course, write_summary
-from helpers.teach.notebooks import solution
+from helpers.teach.notebooks import exercise, solution
+from helpers.teach.preprocessors import hidden_lines
 
 pytestmark = needs_sandbox
 
@@ -57,6 +63,50 @@ def test_kernel_crash_and_invalid_json_are_reported_not_fatal(hostile):
 def test_redefined_equality_is_caught_by_hidden_tests(hostile):
     letters = knowledge_check_points()  # the attack answers the knowledge check wrong and patches equality
     assert hostile["subs"]["redefined equality"].score == full_marks(hostile) - letters
+
+
+# --- Feedback ---------------------------------------------------------------------------------------------
+
+
+def _secret_lines() -> set[str]:
+    """The lines of the hidden tests that the released exercise never shows (at least 8 characters)."""
+    cells = json.loads(solution(MODULE).read_text(encoding="utf-8"))["cells"]
+    released = {
+        line.strip()
+        for c in json.loads(exercise(MODULE).read_text(encoding="utf-8"))["cells"]
+        for line in "".join(c["source"]).splitlines()
+    }
+    hidden = {line for c in cells if c["cell_type"] == "code" for line in hidden_lines("".join(c["source"]))}
+    return {line for line in hidden if len(line) >= 8 and line not in released}
+
+
+def _page_text(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page))  # the text a browser shows, code highlighting undone
+
+
+def test_feedback_pages_show_no_hidden_test_line(hostile):
+    secret = _secret_lines()
+    assert len(secret) >= 10, "too few hidden lines to check"
+    pages = 0
+    for case, sub in hostile["subs"].items():
+        path = hostile["course"] / "feedback" / sub.student / MODULE / f"{MODULE}.html"
+        if sub.status == "superseded" or not path.exists():
+            continue
+        pages += 1
+        text = _page_text(path.read_text(encoding="utf-8"))
+        leaked = sorted(line for line in secret if line in text)
+        assert not leaked, f"{case}: the feedback page shows hidden test lines: {leaked[:3]}"
+    assert pages >= len(hostile["subs"]) - 5
+
+
+def test_feedback_keeps_points_results_and_messages_and_the_teacher_keeps_the_tests(hostile):
+    text = _page_text(feedback(hostile, "unfilled blanks"))
+    assert "hidden tests: run when graded, not shown here" in text and "BlankError" in text
+    assert re.search(r"Score: \d+(\.\d+)? / \d+", text), "the feedback page lost its points"
+    sub = hostile["subs"]["solution"]
+    teacher = json.loads((hostile["course"] / "autograded" / sub.student / MODULE / f"{MODULE}.ipynb").read_text())
+    lines = {line.strip() for c in teacher["cells"] for line in "".join(c["source"]).splitlines()}
+    assert _secret_lines() <= lines, "the teacher's autograded copy lost hidden tests"
 
 
 # --- Identity -------------------------------------------------------------------------------------------
@@ -128,3 +178,35 @@ def test_no_sandbox_still_grades_and_warns(tmp_path, capsys):
     assert subs[0].score == subs[0].max_score > 0
     print_summary(subs, sandboxed=False)
     assert "WITHOUT the sandbox" in capsys.readouterr().out
+
+
+# --- The same score on any machine --------------------------------------------------------------------
+
+
+def _printed(course, student: str, module: str) -> list[str]:
+    """Every line a graded notebook printed, with timings masked: what must not depend on the machine."""
+    nb = json.loads((course / "autograded" / student / module / f"{module}.ipynb").read_text(encoding="utf-8"))
+    text = "".join(o.get("text", "") for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stdout")
+    return re.sub(r"\d+(\.\d+)? ?(s|ms|µs|seconds)\b", "<time>", text).splitlines()
+
+
+@pytest.mark.timeout(1800)
+def test_training_inside_graded_work_gives_the_same_notebook_with_any_jobs_and_load(tmp_path):
+    module = "07_flow_matching"  # trains a network in its mini challenge
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    for k in (1, 2):
+        (downloads / f"copy{k}_{k}_{module}.ipynb").write_bytes(solution(module).read_bytes())
+    idle = grade(module, downloads, scratch_course(tmp_path / "idle", [module]), Settings(timeout=300, jobs=1))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        loaded = grade(module, downloads, scratch_course(tmp_path / "loaded", [module]), Settings(timeout=300, jobs=2))
+    finally:
+        for p in spinners:
+            p.kill()
+    scores = {(s.student, s.score, s.max_score) for s in idle} | {(s.student, s.score, s.max_score) for s in loaded}
+    assert len(scores) == 2 and all(score == top for _, score, top in scores), scores
+    printed = [
+        _printed(tmp_path / run, s.student, module) for run, subs in (("idle", idle), ("loaded", loaded)) for s in subs
+    ]
+    assert all(p == printed[0] for p in printed), "a graded notebook printed other numbers on a loaded machine"

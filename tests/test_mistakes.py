@@ -1,5 +1,7 @@
 """Hidden tests catch wrong-but-plausible answers, including ones that the visible tests let through.
 
+tests/test_grading.py also grades each mistake with the teacher's command: it loses exactly its own cell's points.
+
 Each case is a mistake a learner plausibly makes, written into the solution. The solution runs up to the graded cell
 with the mistake in place, once with the visible part of the test cell only and once with the whole cell, as the
 grader runs it. A case marked `slips` must pass the visible test: that is the mistake the hidden tests are there for.
@@ -148,13 +150,19 @@ def _grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def _with_mistake(mistake: Mistake) -> tuple[nbformat.NotebookNode, int, int]:
-    """The solution with the mistake, cut after its test cell, with a visible-only copy of that test before it."""
+def with_mistake(mistake: Mistake) -> nbformat.NotebookNode:
+    """The solution with the mistake written into its cell (tests/test_grading.py grades it whole)."""
     nb = nbformat.read(solution(mistake.module), as_version=4)
-    ids = [_grade_id(c) for c in nb.cells]
-    cell = nb.cells[ids.index(mistake.cell)]
+    cell = nb.cells[[_grade_id(c) for c in nb.cells].index(mistake.cell)]
     assert cell.source.count(mistake.right) == 1, f"{mistake}: the right answer is not in the solution exactly once"
     cell.source = cell.source.replace(mistake.right, mistake.wrong)
+    return nb
+
+
+def _with_mistake(mistake: Mistake) -> tuple[nbformat.NotebookNode, int, int]:
+    """The solution with the mistake, cut after its test cell, with a visible-only copy of that test before it."""
+    nb = with_mistake(mistake)
+    ids = [_grade_id(c) for c in nb.cells]
     end = ids.index(mistake.test)
     visible = copy.deepcopy(nb.cells[end])
     visible.source = visible.source.partition("### BEGIN HIDDEN TESTS")[0]

@@ -69,6 +69,14 @@ TAMPERING = {
         "sys.settrace(lambda frame, event, arg: _local if 'ipykernel_' in frame.f_code.co_filename else None)"
     ),
     "patched builtins": ("import builtins\nbuiltins.abs = lambda x: 0.0\nbuiltins.all = lambda iterable: True"),
+    "patched type slot (str.__eq__)": (
+        "import ctypes, gc\ngc.get_referents(str.__dict__)[0]['__eq__'] = lambda self, other: True\n"
+        "ctypes.pythonapi.PyType_Modified(ctypes.py_object(str))"
+    ),
+    "globals shadowing builtins": (
+        "class _Yes(str):\n    __eq__ = lambda self, other: True\n    __hash__ = str.__hash__\n"
+        "str = _Yes\nabs = lambda x: 0.0\nall = lambda iterable: True"
+    ),
     "obfuscated": (
         "import base64\n"
         "exec(base64.b64decode('"
@@ -78,6 +86,83 @@ TAMPERING = {
         + "').decode())"
     ),
 }
+
+
+# --- The same families, each trying to survive the neutralising before every test --------------------
+# A thread (or an audit hook, which can never be removed) puts the hook back right after the grader sets it
+# aside, so it is there while the test runs; the grader's check after the test must see it.
+
+_KEEP = (
+    "import threading, time\n_ip = get_ipython()\n"
+    "def _keep():\n    while True:\n{body}        time.sleep(0.0005)\n"
+    "threading.Thread(target=_keep, daemon=True).start()"
+)
+
+
+def _kept(setup: str, body: str) -> str:
+    """Attack code: ``setup``, then a daemon thread that runs ``body`` (indented 8) every half millisecond."""
+    return setup + "\n" + _KEEP.format(body=body)
+
+
+SURVIVING = {
+    "input transformer, put back by a thread": _kept(
+        "def _strip(lines):\n    return ['pass\\n'] if any('assert' in l for l in lines) else lines",
+        "        if _strip not in _ip.input_transformers_cleanup:\n"
+        "            _ip.input_transformers_cleanup.append(_strip)\n",
+    ),
+    "AST transformer, put back by an audit hook": (
+        "import ast, sys\n_ip = get_ipython()\n"
+        "class _NoAsserts(ast.NodeTransformer):\n    def visit_Assert(self, node):\n        return ast.Pass()\n"
+        "_t = _NoAsserts()\n"
+        "def _hook(event, args):\n"
+        "    if event == 'compile' and _t not in _ip.ast_transformers:\n        _ip.ast_transformers.append(_t)\n"
+        "sys.addaudithook(_hook)"
+    ),
+    "event callback and showtraceback, put back by a thread": _kept(
+        "def _all_good(result):\n    result.error_in_exec = result.error_before_exec = None\n"
+        "_quiet = lambda *args, **kwargs: None",
+        "        if _all_good not in _ip.events.callbacks['post_run_cell']:\n"
+        "            _ip.events.register('post_run_cell', _all_good)\n"
+        "        if _ip.__dict__.get('showtraceback') is not _quiet:\n            _ip.showtraceback = _quiet\n",
+    ),
+    "custom exception handler, put back by a thread": _kept(
+        "_quiet = lambda shell, etype, value, tb, tb_offset=None: None",
+        "        if not _ip.custom_exceptions:\n            _ip.set_custom_exc((BaseException,), _quiet)\n",
+    ),
+    "tracing hook, put back by an audit hook": (
+        "import sys, linecache\n"
+        "def _local(frame, event, arg):\n"
+        "    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)\n"
+        "    if event == 'line' and line.lstrip().startswith('assert'):\n"
+        "        try:\n            frame.f_lineno = frame.f_lineno + 1\n        except ValueError:\n            pass\n"
+        "    return _local\n"
+        "_tracer = lambda frame, event, arg: _local if 'ipykernel_' in frame.f_code.co_filename else None\n"
+        "def _hook(event, args):\n    if event == 'exec' and sys.gettrace() is None:\n        sys.settrace(_tracer)\n"
+        "sys.addaudithook(_hook)"
+    ),
+    "display hook, put back by a thread": _kept(
+        "import sys\n_show = lambda value: None",
+        "        if sys.displayhook is not _show:\n            sys.displayhook = _show\n",
+    ),
+    "patched builtins, put back by a thread": _kept(
+        "import builtins\n_abs, _all = (lambda x: 0.0), (lambda iterable: True)",
+        "        builtins.abs, builtins.all = _abs, _all\n",
+    ),
+    "patched type slot (str.__eq__), put back by a thread": _kept(
+        "import ctypes, gc\n_d = gc.get_referents(str.__dict__)[0]\n_yes = lambda self, other: True",
+        "        if _d.get('__eq__') is not _yes:\n            _d['__eq__'] = _yes\n"
+        "            ctypes.pythonapi.PyType_Modified(ctypes.py_object(str))\n",
+    ),
+    "globals shadowing builtins, put back by a thread": _kept(
+        "_fakes = {'print': lambda *a, **k: None, 'abs': lambda x: 0.0, 'all': lambda it: True, 'len': lambda x: 3}",
+        "        _ip.user_ns.update(_fakes)\n",
+    ),
+}
+
+
+# Cheats that cannot turn a failing test into a pass, only a wrong answer into a right one: these go into a
+# solution whose knowledge-check letters are wrong (the hidden tests compare them with str.__eq__).
+ON_WRONG_LETTERS = ("patched type slot (str.__eq__)", "globals shadowing builtins")
 
 
 def library_patch(module: str) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
-from helpers.teach.attacks import SANDBOX_ATTACKS, TAMPERING, Targets, library_patch
+from helpers.teach.attacks import ON_WRONG_LETTERS, SANDBOX_ATTACKS, SURVIVING, TAMPERING, Targets, library_patch
+from helpers.teach.honest import honest_cases
 from helpers.teach.notebooks import exercise, solution
 
 
@@ -127,6 +129,16 @@ def _always_right(sol: dict) -> dict:
     return nb
 
 
+def wrong_letters(sol: dict) -> dict:
+    """The solution with every knowledge-check answer replaced by another valid letter."""
+    nb = copy.deepcopy(sol)
+    other = lambda m: f'{m[1]} = "{"b" if m[2] == "a" else "a"}"'
+    for c in nb["cells"]:
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "knowledge_check":
+            c["source"] = re.sub(r'^(q\d+) = "([a-d])".*$', other, "".join(c["source"]), flags=re.M)
+    return nb
+
+
 def _classic_cases(module: str, sol: dict, ex: dict, name: str) -> dict[str, tuple[str, object]]:
     """The broken and hostile cases of a platform download (restored cells, loops, crashes, names)."""
     return {
@@ -160,7 +172,13 @@ def craft_class(module: str, dest: Path, targets: Targets | None = None) -> dict
     cases = _classic_cases(module, sol, ex, name)
     cases.update(_identity_cases(sol, name))
     for k, (case, code) in enumerate({**TAMPERING, "patched library function": library_patch(module)}.items()):
-        cases[f"tampering: {case}"] = (f"tamperer_{1201 + k}_{name}", _with_cell(ex, code))
+        base = wrong_letters(sol) if case in ON_WRONG_LETTERS else ex
+        cases[f"tampering: {case}"] = (f"tamperer_{1201 + k}_{name}", _with_cell(base, code))
+    for k, (case, code) in enumerate(SURVIVING.items()):
+        cases[f"surviving: {case}"] = (f"survivor_{1401 + k}_{name}", _with_cell(ex, code))
+    if module.startswith("01"):
+        for k, (case, nb) in enumerate(honest_cases(sol).items()):
+            cases[case] = (f"honest_{1501 + k}_{name}", nb)
     cases["honest helper code"] = (
         f"honest_1301_{name}",
         _with_cell(

@@ -1,21 +1,24 @@
-"""Tamper detection for autograding: a learner's cells share the kernel that runs the hidden tests.
+"""Fair and tamper-proof autograding: a learner's cells share the kernel that runs the hidden tests.
 
-Three layers, each nbgrader preprocessor work done outside the kernel except the probes:
+The grader acts on effects, never on the learner's words:
 
-1. **What the learner wrote** (:func:`helpers.teach.scan.static_findings`): their code lines (those not in the
-   source notebook) are parsed, and hooks into IPython, tracing, builtins or imported modules
-   are reported with the line that does it.
-2. **Probes** (:mod:`helpers.teach.kernel_probe`): a cell injected before any learner code
-   records the kernel's state; a probe injected before every graded test cell, and one at the
-   end, reports what changed since (transformers, shell methods, exception handlers, tracing
-   hooks, builtins, the functions the hidden tests use).
-3. **Canaries**: copies of real test cells, injected after the last cell, that must fail. One
-   that passes shows that failures are being suppressed, however it was done.
+1. **Neutralise** (:mod:`helpers.teach.kernel_restore`, :mod:`helpers.teach.kernel_probe`): a cell injected
+   before any learner code records the clean kernel. Before each graded test an injected cell sets
+   the learner's hooks aside (IPython's transformers and event callbacks, exception handlers, tracing
+   hooks, sys hooks, patched builtins, builtin types, shell methods and the names the tests use) and
+   hides the learner's globals that shadow a builtin the test calls; after the test another gives
+   them back. Honest habits (autoreload, ``display``, ``%config``, ``%pip``, a variable named ``sum``)
+   cost nothing, and a cheat that uses the same hooks has no effect on the tests.
+2. **Evidence** that survives the neutralising makes the submission "kernel tampered with: needs
+   review" and zeroes the graded tests from the one it touched: a hook that came back while a
+   test ran, an injected cell whose report was suppressed or rewritten, or a canary (a copy of a
+   real test cell made to fail, injected at the end) that passed.
+3. **What the learner wrote** (:func:`helpers.teach.scan.static_findings`) only adds notes for the
+   teacher ("review suggested"); it never changes a score.
 
-Evidence makes the submission "kernel tampered with: needs review": the graded tests that ran
-after it score 0, and the feedback lists the evidence. The injected cells are removed again
-before grades are saved. A determined attacker who studies these checks can still evade them
-(the kernel is theirs); the sandbox, not these checks, is what protects the grading machine.
+The injected cells are removed again before grades are saved. A determined attacker who studies
+these checks can still try to evade them (the kernel is theirs); the sandbox, not these checks, is
+what protects the grading machine.
 """
 
 from __future__ import annotations
@@ -28,9 +31,19 @@ import nbformat
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from helpers.teach.scan import Finding, learner_code_cells, source_notebook, static_findings, test_references
+from helpers.teach.scan import (
+    Finding,
+    builtins_called,
+    course_names,
+    learner_code_cells,
+    source_notebook,
+    static_findings,
+    test_references,
+)
 
-PROBE_SOURCE = (Path(__file__).with_name("kernel_probe.py")).read_text(encoding="utf-8")
+PROBE_SOURCE = "\n\n".join(
+    (Path(__file__).with_name(name)).read_text(encoding="utf-8") for name in ("kernel_restore.py", "kernel_probe.py")
+)
 OK, TAMPERED = "course-integrity-ok", "course-integrity-tampered"
 OUTPUT_LIMIT_MARK = "[course grader: output limit reached"
 RESULT_KEY = "course_grading"  # the verdict, in the graded notebook's metadata
@@ -43,10 +56,11 @@ def _cell(source: str, kind: str) -> nbformat.NotebookNode:
 
 
 def _canary_source(test_source: str) -> str:
-    """A copy of a real test cell, ending in an assertion that can never hold, written like the hidden tests."""
+    """A copy of a real test cell with an assertion that can never hold, written like the hidden tests, put
+    between two of its top-level lines chosen at random (so a hook cannot spare it by its place)."""
     a, b = secrets.token_hex(3), secrets.token_hex(3)
     x, y = secrets.randbelow(10**6) / 10**3, secrets.randbelow(10**6) / 10**3 + 1000
-    ending = secrets.choice(
+    never = secrets.choice(
         [
             f'assert str.__eq__({a!r}, {b!r}), "the answer does not match the expected one"',
             f'assert abs(float.__sub__({x!r}, {y!r})) < 1e-12, "the value is not the expected one"',
@@ -54,7 +68,10 @@ def _canary_source(test_source: str) -> str:
             '"the count is not the expected one"',
         ]
     )
-    return f"{test_source.rstrip()}\n{ending}"
+    lines = test_source.rstrip().split("\n")
+    cuts = [k for k, line in enumerate(lines) if line[:1] not in ("", " ", "\t", ")", "]", "}", "#")] or [0]
+    at = secrets.choice([*cuts, len(lines)])
+    return "\n".join([*lines[:at], never, *lines[at:]])
 
 
 @dataclass
@@ -66,7 +83,7 @@ class Plan:
 
 
 class InjectIntegrityChecks(NbGraderPreprocessor):
-    """Before execution: scan the learner's code, and inject the snapshot, the probes and the canaries."""
+    """Before execution: note what the learner wrote; inject the snapshot, the neutralising cells, the canaries."""
 
     canaries = 2
 
@@ -75,21 +92,32 @@ class InjectIntegrityChecks(NbGraderPreprocessor):
         plan = Plan(secrets.token_hex(8), static_findings(nb, source))
         install = (
             f"{PROBE_SOURCE}\n_course_probe_install({plan.nonce!r}, {test_references(source)!r})\n"
-            "del _course_probe_install, _CourseProbe\n"
+            "del _course_probe_install, _CourseProbe, _CourseRestore\n"
         )
-        probe = f"__import__('sys').modules['_course_integrity_{plan.nonce}'].check({{}})"
+        probe = f"__import__('sys').modules['_course_integrity_{plan.nonce}']"
+        graded = course_names(source)
         cells, count, moved = [_cell(install, "snapshot")], 0, {}
+
+        def wrapped(cell, region: str = "") -> list:
+            nonlocal count
+            count += 1
+            names = [n for n in builtins_called(cell.source) if n not in graded]
+            before, after = f"{probe}.before({count}, {names!r})", f"{probe}.after({count})"
+            return [_cell(before, f"before{region}"), cell, _cell(after, f"after{region}")]
+
         tests = [c for c in nb.cells if c.cell_type == "code" and utils.is_grade(c)]
         for old, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and utils.is_grade(cell):
-                count += 1
-                cells.append(_cell(probe.format(count), "probe"))
-            moved[old] = len(cells)
-            cells.append(cell)
-        plan.findings = [Finding(moved[f.cell], f.line, f.code, f.why, f.strong) for f in plan.findings]
+                before, _, after = wrapped(cell)
+                cells.append(before)
+                moved[old] = len(cells)
+                cells += [cell, after]
+            else:
+                moved[old] = len(cells)
+                cells.append(cell)
+        plan.findings = [Finding(moved[f.cell], f.line, f.code, f.why) for f in plan.findings]
         for test in sorted(tests, key=lambda c: len(c.source))[: self.canaries]:
-            cells.append(_cell(_canary_source(test.source), "canary"))
-        cells.append(_cell(probe.format(count + 1), "probe"))
+            cells += wrapped(_cell(_canary_source(test.source), "canary"), "-canary")
         nb.cells = cells
         resources["course_integrity"] = plan
         return nb, resources
@@ -163,41 +191,44 @@ class ReadIntegrityChecks(NbGraderPreprocessor):
 
     def _judge(self, nb, plan: Plan, verdict: Verdict) -> None:
         """Collect the evidence, and zero the graded tests that ran after the kernel stopped being trustworthy."""
-        verdict.notes += [f"review suggested: {f}" for f in plan.findings if not f.strong]
+        verdict.notes += [f"review suggested: {self._renumber(nb, f)}" for f in plan.findings]
         first_bad = self._read_checkpoints(nb, plan, verdict)
-        for finding in (f for f in plan.findings if f.strong):
-            verdict.evidence.append(str(self._renumber(nb, finding)))
-            first_bad = finding.cell if first_bad is None else min(first_bad, finding.cell)
         if first_bad is not None:
             verdict.tampered = True
             self._zero_tests_after(nb, first_bad, verdict)
 
     def _read_checkpoints(self, nb, plan: Plan, verdict: Verdict) -> int | None:
-        """Evidence from the probes and canaries; the cell index from which the kernel is not trusted, or None."""
+        """Evidence from the injected cells; the cell index from which the kernel is not trusted, or None."""
         injected = [(i, c) for i, c in enumerate(nb.cells) if "course_injected" in c.metadata]
         if not injected or f"{OK} {plan.nonce} 0" not in _text(injected[0][1]):
             verdict.notes.append("the integrity probes could not start; only the learner's code was checked")
             return None
-        first_bad, clean_before = None, 0
+        first_bad, last_before, aside = None, 0, []
         for i, cell in injected[1:]:
             kind, text = cell.metadata["course_injected"], _text(cell)
-            if kind == "probe" and f"{OK} {plan.nonce}" in text and not _has_error(cell):
-                clean_before = i
+            last_before = i if kind.startswith("before") else last_before
+            if kind == "canary":
+                if not _has_error(cell):
+                    verdict.evidence.append("a copy of a test cell made to fail passed: test failures are suppressed")
+                    first_bad = self._first_learner_cell(nb)
                 continue
-            if kind == "canary" and _has_error(cell):
+            if f"{OK} {plan.nonce}" in text and not _has_error(cell):
+                aside += [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("~ ")]
                 continue
             verdict.evidence += self._evidence(nb, i, kind, text, plan.nonce)
-            if first_bad is None:
-                first_bad = clean_before if kind == "probe" else self._first_learner_cell(nb)
+            bad = self._first_learner_cell(nb) if kind.endswith("-canary") else last_before
+            first_bad = bad if first_bad is None else min(first_bad, bad)
+        if aside:
+            verdict.notes.append("set aside while the tests ran: " + "; ".join(dict.fromkeys(aside))[:600])
         return first_bad
 
     def _evidence(self, nb, i: int, kind: str, text: str, nonce: str) -> list[str]:
-        if kind == "canary":
-            return ["a copy of a test cell that must fail passed: test failures are being suppressed"]
-        where = f"before graded test {self._next_test(nb, i)}"
+        ahead = kind.startswith("before")
+        test = self._next_test(nb, i) if ahead else self._previous_test(nb, i)
+        where = f"before graded test {test}" if ahead else f"while graded test {test} ran"
         if f"{TAMPERED} {nonce}" in text:
             return [f"{where}: {line.strip()[2:]}" for line in text.splitlines() if line.strip().startswith("- ")]
-        return [f"the integrity check {where} did not report: its output was suppressed or rewritten"]
+        return [f"the grader's check {where} did not report: its output was suppressed or rewritten"]
 
     @staticmethod
     def _zero_tests_after(nb, first_bad: int, verdict: Verdict) -> None:
@@ -230,6 +261,13 @@ class ReadIntegrityChecks(NbGraderPreprocessor):
         return "(end of notebook)"
 
     @staticmethod
+    def _previous_test(nb, index: int) -> str:
+        for cell in reversed(nb.cells[:index]):
+            if cell.cell_type == "code" and (utils.is_grade(cell) or cell.metadata.get("course_injected") == "canary"):
+                return cell.metadata.get("nbgrader", {}).get("grade_id", "(a canary)")
+        return "(none)"
+
+    @staticmethod
     def _first_learner_cell(nb) -> int:
         cells = [i for i in learner_code_cells(nb) if "course_injected" not in nb.cells[i].metadata]
         return cells[0] if cells else 0
@@ -238,7 +276,7 @@ class ReadIntegrityChecks(NbGraderPreprocessor):
     def _renumber(nb, finding: Finding) -> Finding:
         """The finding with its cell counted as the learner sees it (without the injected cells)."""
         shown = sum(1 for c in nb.cells[: finding.cell] if "course_injected" not in c.metadata)
-        return Finding(shown, finding.line, finding.code, finding.why, finding.strong)
+        return Finding(shown, finding.line, finding.code, finding.why)
 
     @staticmethod
     def _report(verdict: Verdict) -> str:

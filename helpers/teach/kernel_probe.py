@@ -1,17 +1,22 @@
-"""Kernel-side integrity probe. Its source is injected into a submission's kernel as a cell; never imported.
+"""Kernel-side integrity probe. Its source (after helpers.teach.kernel_restore's) is injected as a cell; never imported.
 
 ``_course_probe_install(nonce, names)`` runs first, before any learner code: it records the
-kernel's state (IPython's transformers, hooks and methods, the tracing hooks, builtins, and
-``names``: the modules, functions and classes the tests use) and keeps its own references to
-the functions it needs, so later patches to builtins cannot blind it. The injected cell runs
-in the learner's namespace, so the probe keeps everything on its instance and looks nothing up
-globally. Each later probe cell calls ``check(i)``, which prints ``course-integrity-ok NONCE i``
-when nothing changed, or ``course-integrity-tampered NONCE i`` and one line per change. The
-grader, outside the kernel, reads those lines.
+kernel's clean state (IPython's transformers, hooks and methods, the tracing hooks, builtins,
+the builtin types, and ``names``: the modules, functions and classes the tests use) and keeps
+its own references to the functions it needs, so later patches to builtins cannot blind it.
+The injected cell runs in the learner's namespace, so the probe keeps everything on its
+instance and looks nothing up globally.
+
+Around each graded test the grader injects two calls. ``before(i, names)`` sets the learner's
+hooks aside, puts the clean state back and hides the learner's globals that shadow the builtins
+``names`` the test uses; it prints ``course-integrity-ok NONCE i`` and a ``~`` line for each
+kind of hook it set aside (a note for the teacher, not evidence). ``after(i)`` looks for hooks
+that came back while the test ran (evidence: ``course-integrity-tampered NONCE i`` and a ``-``
+line per change), then gives the learner's hooks and names back. The grader reads those lines.
 """
 
 
-class _CourseProbe:
+class _CourseProbe(_CourseRestore):  # noqa: F821 (kernel_restore.py's source comes first in the cell)
     """The snapshot of a fresh kernel, and the comparison of the running kernel against it."""
 
     SHELL_METHODS = (
@@ -67,6 +72,9 @@ class _CourseProbe:
                 "callable",
                 "set",
                 "object",
+                "dict",
+                "setattr",
+                "delattr",
             )
         }
         self.loaded = {}
@@ -75,7 +83,8 @@ class _CourseProbe:
                 self.loaded[name] = self.resolve(name)
             except Exception:  # a name the tests create later, or a module missing here: nothing to watch
                 pass
-        self.state = self.snapshot()
+        self.state, self.clean = self.snapshot(), self.capture()
+        self.saved, self.hidden = None, {}
 
     def ident(self, value):
         """Identity of a value; a bound method counts as its object and function (IPython rebinds some per cell)."""
@@ -150,11 +159,7 @@ class _CourseProbe:
             "builtins": {k: self.ident(v) for k, v in r["list"](m["builtins"].__dict__.items())},
             "names": {name: self.ident(obj) for name, obj in self.loaded.items()},
             "modules": {n: r["id"](o) for n, o in self.loaded.items() if r["isinstance"](o, m["types"].ModuleType)},
-            "types": [
-                (c, {k: self.ident(v) for k, v in r["list"](c.__dict__.items())})
-                for c in self.loaded.values()
-                if r["isinstance"](c, r["type"])
-            ],
+            "types": [(c, {k: self.ident(v) for k, v in r["list"](c.__dict__.items())}) for c in self.typed()],
             "hooks": (m["sys"].excepthook, m["sys"].displayhook),
         }
 
@@ -235,27 +240,57 @@ class _CourseProbe:
             ]
         return found
 
-    def check(self, i):
-        found = self.shell_problems() + self.method_problems() + self.interpreter_problems()
-        if not found:
-            self.real["print"](f"course-integrity-ok {self.nonce} {i}")
-            return
-        self.real["print"](f"course-integrity-tampered {self.nonce} {i}")
-        for line in found[:40]:
-            self.real["print"](f"  - {line}")
+    def problems(self):
+        return self.shell_problems() + self.method_problems() + self.interpreter_problems()
+
+    def report(self, i, evidence, notes=()):
+        p = self.real["print"]
+        p(f"course-integrity-{'tampered' if evidence else 'ok'} {self.nonce} {i}")
+        for line in evidence[:40]:
+            p(f"  - {line}")
+        for line in notes[:40]:
+            p(f"  ~ {line}")
+
+    def before(self, i, names):
+        """Set the learner's hooks aside and hide the globals shadowing ``names``; report what was set aside."""
+        aside = self.problems()
+        try:
+            self.saved = self.capture()
+            self.apply(self.clean)
+            self.hidden = self.hide(names)
+        except Exception as error:  # reported as evidence below if the kernel is still not clean
+            aside.append(f"setting hooks aside failed: {self.real['type'](error).__name__}: {error}")
+        self.report(i, self.problems(), aside)
+
+    def after(self, i):
+        """Report hooks and hidden names that came back while the test ran; give the learner's back."""
+        ns = self.ip.user_ns
+        found = self.problems() + [f"the global {n} came back while the test ran" for n in self.hidden if n in ns]
+        notes = []
+        try:
+            if self.saved is not None:
+                self.apply(self.saved)
+            ns.update(self.hidden)
+        except Exception as error:
+            notes.append(f"giving the learner's hooks back failed: {self.real['type'](error).__name__}: {error}")
+        self.saved, self.hidden = None, {}
+        self.report(i, found, notes)
 
 
 def _course_probe_install(nonce, names):
     """Take the snapshot; register the probe where the probe cells find it, sys.modules["_course_integrity_NONCE"]."""
     import builtins
+    import ctypes
+    import gc
     import importlib
     import sys
     import threading
     import types
 
     modules = {"builtins": builtins, "sys": sys, "threading": threading, "types": types, "importlib": importlib}
+    modules.update(gc=gc, ctypes=ctypes)
     probe = _CourseProbe(nonce, names, get_ipython(), modules)  # noqa: F821 (an IPython builtin)
     holder = types.ModuleType(f"_course_integrity_{nonce}")
-    holder.check = probe.check
+    holder.before, holder.after = probe.before, probe.after
     sys.modules[holder.__name__] = holder
     probe.real["print"](f"course-integrity-ok {nonce} 0")

@@ -14,6 +14,7 @@ The solution notebook stays runnable Python because the marker is a comment.
 
 from __future__ import annotations
 
+import os
 import re
 
 from jupyter_client import AsyncKernelManager
@@ -23,7 +24,7 @@ from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, Execute, NbGr
 from traitlets import Bool, Integer
 
 from helpers.teach.integrity import OUTPUT_LIMIT_MARK
-from helpers.teach.sandbox import MIB, SandboxedKernelManager, sandbox_problem
+from helpers.teach.sandbox import FIXED_THREADS, MIB, SandboxedKernelManager, sandbox_problem
 
 MARKER = re.compile(r"\s*#\s*BLANK:\s*(?P<answers>.+?)\s*$")
 SEPARATOR = " ;; "
@@ -137,6 +138,55 @@ class StderrInTestsIsOutput(NbGraderPreprocessor):
         return cell, resources
 
 
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+HIDDEN_NOTE = "# (hidden tests: run when graded, not shown here)"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The stripped, non-empty lines between the hidden-test markers of a test cell's source."""
+    lines, inside = [], False
+    for line in source.split("\n"):
+        inside = (inside or HIDDEN_BEGIN in line) and HIDDEN_END not in line
+        if inside and line.strip() and HIDDEN_BEGIN not in line:
+            lines.append(line.strip())
+    return lines
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback for learners without the hidden tests (nbgrader #1363, #917): for generate_feedback only.
+
+    Each graded test cell keeps its visible part, its points, pass or fail, and its error's type and
+    message; the hidden part of its source is replaced by a one-line note, and the traceback loses
+    every frame in the test cell itself and every frame that quotes a hidden line. The autograded
+    notebooks (the teacher's copies, which the formgrader shows) are not touched.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code" or not utils.is_grade(cell) or HIDDEN_BEGIN not in cell.source:
+            return cell, resources
+        hidden = [line for line in hidden_lines(cell.source) if len(line) >= 8]
+        visible, _, rest = cell.source.partition(HIDDEN_BEGIN)
+        cell.source = visible + HIDDEN_NOTE + "\n" + rest.partition(HIDDEN_END)[2].lstrip("\n")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = self._frames(output, cell.get("execution_count"), hidden)
+        return cell, resources
+
+    @staticmethod
+    def _frames(output, count, hidden: list[str]) -> list[str]:
+        kept = [
+            frame
+            for frame in output.get("traceback", [])[:-1]
+            if not (count is not None and f"In[{count}]" in ANSI.sub("", frame))
+            and not any(line in ANSI.sub("", frame) for line in hidden)
+        ]
+        message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+        if any(line in message for line in hidden):
+            message = f"{output.get('ename', 'Error')} (in the hidden tests)"
+        return [*kept, message]
+
+
 def _size(value) -> int:
     """About how many bytes a message's content takes (strings and their containers)."""
     if isinstance(value, str):
@@ -170,6 +220,11 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._output_bytes, self._over_limit = 0, set()
         return super().preprocess(nb, resources, km)
+
+    async def async_start_new_kernel(self, **kwargs) -> None:
+        if not self.sandbox:  # the sandbox sets these itself; without it the kernel inherits this environment
+            kwargs["env"] = {**os.environ, **kwargs.get("env", {}), **FIXED_THREADS}
+        return await super().async_start_new_kernel(**kwargs)
 
     def output(self, outs, msg, display_id, cell_index):
         if self.nb.cells[cell_index].metadata.get("course_injected"):  # the grader's own probes always report

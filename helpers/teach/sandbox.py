@@ -122,6 +122,9 @@ def _system_binds() -> list[str]:
 
 
 HOME = "/tmp/home"  # the kernel's HOME and TMPDIR: a fresh tmpfs
+# One thread for every graded kernel, whatever the machine, its load or --jobs: a trained model, and so a
+# score, must not depend on them (torch sums in another order with another thread count).
+FIXED_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 ISOLATION = "--unshare-all --unshare-user --disable-userns --cap-drop ALL --die-with-parent --new-session".split()
 
 
@@ -141,6 +144,7 @@ def kernel_environment(env: dict[str, str] | None = None) -> dict[str, str]:
         "COURSE_CACHE": f"{HOME}/.cache/diffusion-course",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "JPY_PARENT_PID": "1",  # ipykernel polls its parent unless this is 1; the sandbox's pid 1 never goes away
+        **FIXED_THREADS,
         **(env or {}),
     }
 

@@ -1,14 +1,17 @@
-"""What a submission's own code does to the kernel, read from outside it: the static layer of tamper detection.
+"""What a submission's own code and the graded tests name, read from outside the kernel.
 
 The learner's lines are those that are not in the teacher's source notebook. Each is parsed (IPython
 magics apart) and hooks into IPython, tracing, builtins, the interpreter or imported modules are
-reported with the line that does it. ``test_references`` lists what the graded tests use, which the
-kernel-side probe then watches. See helpers.teach.integrity for the two other layers.
+reported with the line that does it: a note for the teacher, never a score (helpers.teach.integrity
+judges by effects). ``test_references`` lists what the graded tests use, which the kernel-side probe
+watches and restores; ``builtins_called`` lists the builtins a test cell looks up by name, which the
+probe keeps the learner's same-named globals away from.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,25 +52,8 @@ STRONG_NAMES = {
     "currentframe": "reaches into call frames",
 }
 STRONG_MODULES = {"builtins", "ctypes", "gc", "IPython", "ipykernel", "traitlets", "zmq", "jupyter_client", "comm"}
+DISPLAY_MODULES = {"IPython.display", "IPython.core.display", "IPython.lib.display"}  # display(), Markdown, HTML
 WEAK_CALLS = {"exec", "eval", "compile", "__import__", "setattr", "delattr", "globals", "breakpoint"}
-ALLOWED_MAGICS = {
-    "time",
-    "timeit",
-    "matplotlib",
-    "pinfo",
-    "pinfo2",
-    "who",
-    "whos",
-    "pwd",
-    "ls",
-    "pdoc",
-    "psearch",
-    "prun",
-    "memit",
-    "history",
-    "precision",
-    "capture",
-}
 
 
 @dataclass(frozen=True)
@@ -78,7 +64,6 @@ class Finding:
     line: int
     code: str
     why: str
-    strong: bool = True
 
     def __str__(self) -> str:
         return f"cell {self.cell + 1}, line {self.line}: `{self.code.strip()[:120]}` {self.why}"
@@ -127,37 +112,38 @@ def _base_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _names(node: ast.AST) -> list[tuple[str, bool]]:
-    """What a name, attribute or import node does to the kernel: (why, strong) pairs."""
+def _names(node: ast.AST) -> list[str]:
+    """What a name, attribute or import node could do to the kernel."""
     if isinstance(node, ast.Name) and node.id in STRONG_NAMES:
-        return [(STRONG_NAMES[node.id], True)]
+        return [STRONG_NAMES[node.id]]
     if isinstance(node, ast.Attribute) and node.attr in STRONG_NAMES:
-        return [(STRONG_NAMES[node.attr], True)]
+        return [STRONG_NAMES[node.attr]]
     if (
         isinstance(node, ast.Attribute)
         and node.attr == "modules"
         and _base_name(node) == "sys"
         and isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del))
     ):
-        return [("replaces sys.modules", True)]
+        return ["replaces sys.modules"]
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        modules = [m for m in modules if m not in DISPLAY_MODULES]
         return [
-            (f"imports {m}, which reaches into the interpreter or the kernel", True)
+            f"imports {m}, which reaches into the interpreter or the kernel"
             if m.split(".")[0] in STRONG_MODULES
-            else ("imports modules dynamically (importlib)", False)
+            else "imports modules dynamically (importlib)"
             for m in modules
             if m.split(".")[0] in STRONG_MODULES or m.split(".")[0] == "importlib"
         ]
     return []
 
 
-def _patches(node: ast.AST, imported: set[str]) -> list[tuple[str, bool]]:
-    """Assignments to attributes of imported modules, and dynamic calls: (why, strong) pairs."""
+def _patches(node: ast.AST, imported: set[str]) -> list[str]:
+    """Assignments to attributes of imported modules, and dynamic calls."""
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
         targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
         return [
-            (f"patches {ast.unparse(part)}, which the tests may rely on", True)
+            f"patches {ast.unparse(part)}, which the tests may rely on"
             for target in targets
             for part in ast.walk(target)
             if isinstance(part, ast.Attribute)
@@ -165,18 +151,15 @@ def _patches(node: ast.AST, imported: set[str]) -> list[tuple[str, bool]]:
             and isinstance(part.ctx, (ast.Store, ast.Del))
         ]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in WEAK_CALLS:
-        strong = node.func.id in ("setattr", "delattr") and bool(node.args) and _base_name(node.args[0]) in imported
-        why = ", patching an imported module" if strong else ", which can run code the checks cannot see"
-        return [(f"calls {node.func.id}(){why}", strong)]
+        patch = node.func.id in ("setattr", "delattr") and bool(node.args) and _base_name(node.args[0]) in imported
+        return [f"calls {node.func.id}(){', patching an imported module' if patch else ', running code unseen'}"]
     return []
 
 
-def _scan(tree: ast.AST, imported: set[str]) -> list[tuple[int, str, bool]]:
-    """(line, why, strong) for each tampering construct in a parsed cell."""
+def _scan(tree: ast.AST, imported: set[str]) -> list[tuple[int, str]]:
+    """(line, why) for each construct in a parsed cell that could tamper with the kernel."""
     return [
-        (getattr(node, "lineno", 0), why, strong)
-        for node in ast.walk(tree)
-        for why, strong in _names(node) + _patches(node, imported)
+        (getattr(node, "lineno", 0), why) for node in ast.walk(tree) for why in _names(node) + _patches(node, imported)
     ]
 
 
@@ -192,18 +175,16 @@ def static_findings(nb: nbformat.NotebookNode, source: nbformat.NotebookNode | N
     findings = []
     for i in learner_code_cells(nb):
         code_lines = nb.cells[i].source.split("\n")
-        text, magics = _magic_lines(nb.cells[i].source)
-        for number, name in magics:
-            if name not in ALLOWED_MAGICS and code_lines[number - 1].strip() not in course_lines:
-                findings.append(Finding(i, number, code_lines[number - 1], f"runs the IPython magic %{name}"))
+        text, _ = _magic_lines(nb.cells[i].source)  # magics are everyday habits: %config, %pip, %autoreload
         try:
             tree = ast.parse(TransformerManager().transform_cell(text))
         except SyntaxError:
             continue
-        for number, why, strong in sorted(set(_scan(tree, imported))):
+        for number, why in sorted(set(_scan(tree, imported))):
             code = code_lines[number - 1] if 0 < number <= len(code_lines) else ""
-            if code.strip() and code.strip() not in course_lines:
-                findings.append(Finding(i, number, code, why, strong))
+            ipython_syntax = why == STRONG_NAMES["get_ipython"] and "get_ipython" not in code  # `len?` and the like
+            if code.strip() and code.strip() not in course_lines and not ipython_syntax:
+                findings.append(Finding(i, number, code, why))
     return findings
 
 
@@ -274,3 +255,37 @@ def test_references(source: nbformat.NotebookNode | None) -> list[str]:
     if "torch" in names:
         names.add("torch.Tensor")
     return sorted(n for n in names if not n.startswith(("helpers.blanks", "matplotlib")))
+
+
+def _bound(tree: ast.AST) -> set[str]:
+    """Every name a parsed cell binds: assignments, loop and comprehension targets, defs, arguments, imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
+def builtins_called(source: str) -> list[str]:
+    """The builtins a test cell looks up by name and does not bind itself (``sum``, ``abs``, ``type``...)."""
+    tree = _parse(nbformat.v4.new_code_cell(source))
+    if tree is None:
+        return []
+    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return sorted(n for n in loads - _bound(tree) if n in vars(builtins) and not n.startswith("_"))
+
+
+def course_names(source: nbformat.NotebookNode | None) -> set[str]:
+    """The names the course's own non-test cells bind: the names a test grades, never hidden from it."""
+    if source is None:
+        return set()
+    cells = [c for c in source.cells if c.cell_type == "code" and not utils.is_grade(c)]
+    return set().union(*(_bound(t) for t in map(_parse, cells) if t is not None))
