@@ -31,23 +31,8 @@ import torch
 from torch import Tensor, nn
 
 from helpers.models import NULL_CLASS, NUM_CLASSES
-from helpers.moved import moved
 from helpers.sampling import EpsFn, clip_consistent_eps_fn, ddim_sample
 from helpers.schedules import Schedule
-
-__getattr__ = moved(
-    __name__,
-    {
-        "drop_labels": "helpers.training",
-        "clip_consistent_eps": "helpers.sampling",
-        "clip_consistent_eps_fn": "helpers.sampling",
-        "SATURATION_LIMIT": "helpers.metrics",
-        "saturation": "helpers.metrics",
-        "sweep_metrics": "helpers.metrics",
-        "within_class_diversity": "helpers.metrics",
-        "within_class_spread": "helpers.metrics",
-    },
-)
 
 
 def cfg_eps(eps_uncond: Tensor, eps_cond: Tensor, scale: float | Tensor) -> Tensor:

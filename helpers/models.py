@@ -21,16 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from helpers.moved import moved
 from helpers.schedules import check_t
-
-__getattr__ = moved(
-    __name__,
-    dict.fromkeys(
-        ("pretrained_path", "pretrained_metadata", "load_pretrained", "save_weights", "read_metadata", "load_weights"),
-        "helpers.pretrained",
-    ),
-)
 
 NUM_CLASSES = 10
 NULL_CLASS = 10  # the "no class" label of classifier-free guidance

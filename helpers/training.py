@@ -24,21 +24,10 @@ from tqdm.auto import tqdm
 
 from helpers.flow import flow_path, velocity_target
 from helpers.models import NULL_CLASS, DigitsUNet
-from helpers.moved import moved
 from helpers.schedules import Schedule, TorchSchedule
 from helpers.schedules import q_sample as _q_sample
 
 TARGETS = ("eps", "x0", "velocity")  # velocity: the flow matching target of Module 07
-__getattr__ = moved(
-    __name__,
-    {
-        "q_sample": "helpers.schedules",
-        "torch_schedule": "helpers.schedules",
-        "save_weights": "helpers.pretrained",
-        "load_weights": "helpers.pretrained",
-        "read_metadata": "helpers.pretrained",
-    },
-)
 
 
 def drop_labels(y: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.colab import BRANCH, DEFAULT_REPO, badge, point_at, setup_cell
+from helpers.teach.colab import BRANCH, DEFAULT_REPO, badge, point_at, setup_cell
 from helpers.teach.notebooks import ROOT, kernel_env, modules
 
 FORK = "my-school/diffusion-course.2026"
@@ -177,12 +177,12 @@ def test_colab_command_explains_a_malformed_name_and_a_wrong_folder(course, tmp_
 
 
 def setup_sources() -> list[str]:
-    """The setup cell as helpers.colab writes it, and as every committed notebook holds it."""
+    """The setup cell as helpers.teach.colab writes it, and as every committed notebook holds it."""
     return [setup_cell()] + [cells(p)[1] for p in notebooks(ROOT)]
 
 
 @pytest.mark.parametrize(
-    "source", setup_sources(), ids=["helpers.colab"] + [str(p.relative_to(ROOT)) for p in notebooks(ROOT)]
+    "source", setup_sources(), ids=["helpers.teach.colab"] + [str(p.relative_to(ROOT)) for p in notebooks(ROOT)]
 )
 def test_setup_cell_does_nothing_locally(source, monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)

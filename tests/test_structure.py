@@ -27,12 +27,10 @@ LEARNER_TOOLS = {
     "helpers.quiz",
     "helpers.device",
     "helpers.paths",
-    "helpers.moved",
     "helpers.__main__",
     "helpers",
     "helpers.sd",
 }
-SHIMS = {"helpers.grading", "helpers.notebooks", "helpers.classroom", "helpers.doctor", "helpers.colab"}
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 40  # a function's body, docstring included
 
 
@@ -42,7 +40,7 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
-CONCEPTS = {n: p for n, p in MODULES.items() if not n.startswith("helpers.teach") and n not in LEARNER_TOOLS | SHIMS}
+CONCEPTS = {n: p for n, p in MODULES.items() if not n.startswith("helpers.teach") and n not in LEARNER_TOOLS}
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
@@ -85,10 +83,7 @@ def test_no_import_circles():
 
 def test_helpers_modules_are_imported_at_the_top_not_lazily_to_dodge_a_circle():
     lazy = [
-        (name, m)
-        for name, path in MODULES.items()
-        for m, top in imports(path)
-        if m.startswith("helpers") and not top and name not in SHIMS
+        (name, m) for name, path in MODULES.items() for m, top in imports(path) if m.startswith("helpers") and not top
     ]
     allowed = {
         ("helpers.__main__", "helpers.teach.doctor"),

@@ -31,7 +31,6 @@ Both visit every t from T down to 1 when N = T.
 
 from __future__ import annotations
 
-from helpers.moved import moved
 from helpers.sampling.loops import Loop, Trajectory, ddim_sample, ddpm_sample, run_loop  # noqa: F401
 from helpers.sampling.steps import (  # noqa: F401
     EpsFn,
@@ -47,7 +46,3 @@ from helpers.sampling.steps import (  # noqa: F401
     predict_x0,
 )
 from helpers.sampling.timesteps import SPACINGS, check_timestep_sequence, make_timesteps, timestep_pairs  # noqa: F401
-
-__getattr__ = moved(
-    __name__, {"extract": "helpers.schedules:at", "check_timesteps": "helpers.sampling:check_timestep_sequence"}
-)

@@ -15,7 +15,6 @@ name is importable from ``helpers.sd`` itself, as lessons and exercises do (``sd
 
 from __future__ import annotations
 
-from helpers.moved import moved
 from helpers.sd.config import (  # noqa: F401
     _TINY_BUILD,
     REMOVED_MODEL_ID,
@@ -72,5 +71,3 @@ from helpers.sd.tokenizer import (  # noqa: F401
     write_tokenizer_files,
 )
 from helpers.sd.toy import toy_eps, toy_sample  # noqa: F401
-
-__getattr__ = moved(__name__, {"classifier_free_guidance": "helpers.guidance:cfg_eps"})
