@@ -26,7 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from helpers.sampling import EpsFn, ddim_sample, ddpm_step, make_timesteps, predict_x0, timestep_pairs
-from helpers.sampling.loops import _randn
+from helpers.sampling.loops import batch_t, randn
 from helpers.schedules import Schedule, q_sample
 
 
@@ -62,7 +62,7 @@ def sdedit(
     timesteps = strength_timesteps(make_timesteps(schedule.T, num_steps), strength)
     if not timesteps:  # strength so small that no step runs: the image comes back as it was
         return x0.clone()
-    x_t = q_sample(x0, timesteps[0], _randn(tuple(x0.shape), generator, x0.device, x0.dtype), schedule)
+    x_t = q_sample(x0, timesteps[0], randn(tuple(x0.shape), generator, x0.device, x0.dtype), schedule)
     return ddim_sample(eps_fn, tuple(x0.shape), schedule, timesteps=timesteps, x_T=x_t, progress=False)
 
 
@@ -113,12 +113,12 @@ def inpaint(
     if resample < 1:
         raise ValueError(f"resample must be 1 (no resampling) or more, got {resample}.")
     shape = tuple(x0.shape)
-    draw = lambda: _randn(shape, generator, x0.device, x0.dtype)
+    draw = lambda: randn(shape, generator, x0.device, x0.dtype)
     x_t, generated = draw(), x0
     for t, t_prev in tqdm(
         timestep_pairs(make_timesteps(schedule.T, num_steps)), desc="inpainting", disable=not progress
     ):
-        t_batch = torch.full((shape[0],), t, dtype=torch.long, device=x0.device)  # (B,)
+        t_batch = batch_t(t, shape[0], x0.device)  # (B,)
         for u in range(resample):
             with torch.no_grad():
                 generated = ddpm_step(x_t, t, t_prev, eps_fn(x_t, t_batch), schedule, draw() if t_prev else None)
@@ -163,7 +163,7 @@ def ddim_invert(
     x_t, t = x0, 0
     with torch.no_grad():
         for t_next in reversed(timesteps):
-            t_batch = torch.full((x0.shape[0],), t_next, dtype=torch.long, device=x0.device)  # (B,)
+            t_batch = batch_t(t_next, x0.shape[0], x0.device)  # (B,)
             x_t = ddim_invert_step(x_t, t, t_next, eps_fn(x_t, t_batch), schedule)
             t = t_next
     return x_t, timesteps

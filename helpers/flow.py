@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from helpers.sampling import Trajectory, make_timesteps, timestep_pairs
-from helpers.sampling.loops import _randn
+from helpers.sampling.loops import batch_t, randn
 
 VelocityFn = Callable[[Tensor, Tensor], Tensor]  # v(x_tau, t) with t = tau * T a LongTensor (B,)
 SOLVERS = ("euler", "heun")
@@ -81,11 +81,11 @@ def heun_flow_step(v_fn: VelocityFn, x_tau: Tensor, t: int, t_next: int, T: int)
     Karras et al. 2022, Algorithm 1. Derived in notebooks/07_flow_matching.ipynb §3.
     """
     B = x_tau.shape[0]
-    v = v_fn(x_tau, torch.full((B,), t, dtype=torch.long))
+    v = v_fn(x_tau, batch_t(t, B))
     x_euler = euler_flow_step(x_tau, v, t / T, t_next / T)
     if t_next == 0:
         return x_euler
-    v_next = v_fn(x_euler, torch.full((B,), t_next, dtype=torch.long))
+    v_next = v_fn(x_euler, batch_t(t_next, B))
     return euler_flow_step(x_tau, (v + v_next) / 2, t / T, t_next / T)
 
 
@@ -106,7 +106,7 @@ def flow_sample(
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
-    x = _randn(tuple(shape), generator, torch.device("cpu"), torch.float32) if x_T is None else x_T.clone()
+    x = randn(tuple(shape), generator, torch.device("cpu"), torch.float32) if x_T is None else x_T.clone()
     ts = make_timesteps(T, num_steps)
     trajectory: Trajectory = [(ts[0], x.clone())]
     with torch.no_grad():
@@ -114,7 +114,7 @@ def flow_sample(
             if solver == "heun":
                 x = heun_flow_step(v_fn, x, t, t_next, T)
             else:
-                x = euler_flow_step(x, v_fn(x, torch.full((x.shape[0],), t, dtype=torch.long)), t / T, t_next / T)
+                x = euler_flow_step(x, v_fn(x, batch_t(t, x.shape[0])), t / T, t_next / T)
             trajectory.append((t_next, x.clone()))
     return (x, trajectory) if return_trajectory else x
 

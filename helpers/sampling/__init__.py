@@ -31,7 +31,7 @@ Both visit every t from T down to 1 when N = T.
 
 from __future__ import annotations
 
-from helpers.sampling.loops import Loop, Trajectory, ddim_sample, ddpm_sample, run_loop  # noqa: F401
+from helpers.sampling.loops import Loop, Trajectory, batch_t, ddim_sample, ddpm_sample, randn, run_loop  # noqa: F401
 from helpers.sampling.steps import (  # noqa: F401
     EpsFn,
     Timestep,

@@ -19,12 +19,23 @@ from helpers.schedules import Schedule
 Trajectory = list[tuple[int, Tensor]]  # [(t, x_t), ...] from x_T down to (0, x0)
 
 
-def _randn(
+def randn(
     shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype
 ) -> Tensor:
-    """Standard normal noise drawn on the generator's device (a CPU generator also serves a GPU run)."""
+    """Standard normal noise drawn on the generator's device (a CPU generator also serves a GPU run).
+
+    Derived in notebooks/04_sampling.ipynb §2.
+    """
     rand_device = generator.device if generator is not None else device
     return torch.randn(shape, generator=generator, device=rand_device, dtype=dtype).to(device)
+
+
+def batch_t(t: int, batch: int, device: torch.device | None = None) -> Tensor:
+    """One timestep repeated for every row of a batch, as the network takes it: shape (B,), int64.
+
+    Derived in notebooks/04_sampling.ipynb §2.
+    """
+    return torch.full((batch,), t, dtype=torch.long, device=device)
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ class Loop:
             else (self.x_T.device if self.x_T is not None else torch.device("cpu"))
         )
         if self.x_T is None:
-            return _randn(self.shape, self.generator, device, self.dtype)  # (B, ...)
+            return randn(self.shape, self.generator, device, self.dtype)  # (B, ...)
         if tuple(self.x_T.shape) != self.shape:
             raise ValueError(f"x_T has shape {tuple(self.x_T.shape)} but shape={self.shape}.")
         return self.x_T.to(device=device, dtype=self.dtype)
@@ -78,10 +89,10 @@ def run_loop(
     trajectory: Trajectory = [(loop.timesteps[0], x_t.detach().cpu().clone())]
     with torch.no_grad():
         for t, t_prev in tqdm(timestep_pairs(loop.timesteps), desc=loop.desc, disable=not loop.progress):
-            t_batch = torch.full((loop.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
+            t_batch = batch_t(t, loop.shape[0], x_t.device)  # (B,)
             eps = eps_fn(x_t, t_batch)  # (B, ...)
             check_eps(eps, x_t)
-            noise = _randn(loop.shape, loop.generator, x_t.device, loop.dtype) if noisy(t_prev) else None
+            noise = randn(loop.shape, loop.generator, x_t.device, loop.dtype) if noisy(t_prev) else None
             x_t = step(x_t, t, t_prev, eps.to(loop.dtype), noise)
             if loop.return_trajectory:
                 trajectory.append((t_prev, x_t.detach().cpu().clone()))

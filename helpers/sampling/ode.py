@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from helpers.sampling.loops import _randn
+from helpers.sampling.loops import batch_t, randn
 from helpers.sampling.steps import EpsFn
 from helpers.schedules import Schedule
 
@@ -53,11 +53,11 @@ def scheduler_sample(
     Derived in notebooks/07_flow_matching.ipynb §2.
     """
     scheduler.set_timesteps(num_steps)
-    x = _randn(tuple(shape), generator, torch.device("cpu"), torch.float32) if x_T is None else x_T.clone()
+    x = randn(tuple(shape), generator, torch.device("cpu"), torch.float32) if x_T is None else x_T.clone()
     x = x * scheduler.init_noise_sigma  # Euler and Heun work on x_bar = x_T sqrt(1 + sigma_max^2)
     with torch.no_grad():
         for k in scheduler.timesteps:
-            t = torch.full((shape[0],), int(round(float(k))) + 1, dtype=torch.long)  # diffusers' k is our t - 1
+            t = batch_t(int(round(float(k))) + 1, shape[0])  # diffusers' k is our t - 1
             eps = eps_fn(scheduler.scale_model_input(x, k), t)
             x = scheduler.step(eps, k, x).prev_sample
     return x, len(scheduler.timesteps)
