@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from helpers.sampling import EpsFn, ddim_sample, ddpm_step, make_timesteps, predict_x0, timestep_pairs
 from helpers.sampling.loops import batch_t, randn
-from helpers.schedules import Schedule, q_sample
+from helpers.schedules import Schedule, per_row, q_sample
 
 
 def _check_strength(strength: float) -> float:
@@ -179,7 +179,7 @@ def slerp(z0: Tensor, z1: Tensor, w: float) -> Tensor:
         raise ValueError(f"z0 has shape {tuple(z0.shape)} but z1 has shape {tuple(z1.shape)}.")
     a, b = z0.flatten(1), z1.flatten(1)  # (B, D)
     cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
-    theta = torch.arccos(cos.clamp(-1.0, 1.0)).view(-1, *(1,) * (z0.ndim - 1))  # (B, 1, ..., 1)
+    theta = per_row(torch.arccos(cos.clamp(-1.0, 1.0)), z0.ndim)  # (B, 1, ..., 1)
     sin = torch.sin(theta)
     w = torch.as_tensor(w, dtype=z0.dtype, device=z0.device)  # one weight, or one per row shaped (B, 1, ..., 1)
     parallel = sin < 1e-6  # (nearly) the same direction: slerp tends to lerp there

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from helpers.sampling import Trajectory, make_timesteps, timestep_pairs
 from helpers.sampling.loops import batch_t, randn
+from helpers.schedules import per_row
 
 VelocityFn = Callable[[Tensor, Tensor], Tensor]  # v(x_tau, t) with t = tau * T a LongTensor (B,)
 SOLVERS = ("euler", "heun")
@@ -29,7 +30,7 @@ SOLVERS = ("euler", "heun")
 def _per_row(tau: Tensor | float, x: Tensor) -> Tensor:
     """tau as a tensor that broadcasts over x (B, ...): one value for all rows, or one per row."""
     tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
-    return tau.reshape(-1, *([1] * (x.ndim - 1))) if tau.ndim else tau
+    return per_row(tau, x.ndim)
 
 
 def flow_path(x0: Tensor, eps: Tensor, tau: Tensor | float) -> Tensor:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from helpers.models import NULL_CLASS, NUM_CLASSES
 from helpers.sampling import EpsFn, clip_consistent_eps_fn, ddim_sample
-from helpers.schedules import Schedule
+from helpers.schedules import Schedule, per_row
 
 
 def cfg_eps(eps_uncond: Tensor, eps_cond: Tensor, scale: float | Tensor) -> Tensor:
@@ -69,7 +69,7 @@ def _scales(scale: float | Tensor, x_t: Tensor) -> float | Tensor:
         return float(scale)
     if scale.shape != x_t.shape[:1]:
         raise ValueError(f"give one scale, or one per row of x_t: shape ({x_t.shape[0]},), got {tuple(scale.shape)}.")
-    return scale.to(x_t).view(-1, *(1,) * (x_t.ndim - 1))  # (B, 1, ..., 1)
+    return per_row(scale.to(x_t), x_t.ndim)  # (B, 1, ..., 1)
 
 
 def guided_eps_fn(

@@ -155,6 +155,14 @@ def check_t(t, T: int, low: int = 0, name: str = "t") -> np.ndarray:
     return t_arr.astype(np.int64)
 
 
+def per_row(values, ndim: int):
+    """Per-row values (B,) shaped (B, 1, ..., 1) to broadcast over an ``ndim``-dimensional batch; a scalar stays one.
+
+    Works for numpy arrays and torch tensors alike. Derived in notebooks/02_forward_process.ipynb §2.
+    """
+    return values.reshape((-1,) + (1,) * (ndim - 1)) if values.ndim else values
+
+
 def at(values: np.ndarray, t, like, low: int = 0, name: str = "t", what: str = "x_t"):
     """values[t] of a per-timestep array, shaped to broadcast over ``like``: (B, 1, ..., 1), or () for one t.
 
@@ -170,7 +178,7 @@ def at(values: np.ndarray, t, like, low: int = 0, name: str = "t", what: str = "
             f"({what} has shape {tuple(like.shape)})."
         )
     picked = np.asarray(values, dtype=np.float64)[t_arr]
-    picked = picked.reshape(picked.shape + (1,) * (ndim - 1)) if picked.ndim else picked
+    picked = per_row(picked, ndim)
     if _is_torch(like):
         import torch
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from helpers.schedules import Schedule, at, check_t
+from helpers.schedules import Schedule, at, check_t, per_row
 
 EpsFn = Callable[[Tensor, Tensor], Tensor]  # eps_fn(x_t (B, ...), t (B,) int64) -> eps (B, ...)
 Timestep = Union[int, Tensor]  # one t for the whole batch, or a LongTensor of shape (B,)  # noqa: UP007
@@ -20,10 +20,7 @@ Timestep = Union[int, Tensor]  # one t for the whole batch, or a LongTensor of s
 
 def _as_tensor(values: np.ndarray, x_t: Tensor) -> Tensor:
     """float64 values of shape () or (B,) as a tensor in x_t's dtype and device, shaped (B, 1, ..., 1)."""
-    shape = (
-        values.shape + (1,) * (x_t.ndim - 1) if values.ndim else ()
-    )  # a per-row value broadcasts over the other axes
-    return torch.as_tensor(values.reshape(shape), dtype=x_t.dtype, device=x_t.device)
+    return torch.as_tensor(per_row(values, x_t.ndim), dtype=x_t.dtype, device=x_t.device)
 
 
 def check_eps(eps: Tensor, x_t: Tensor) -> None:
