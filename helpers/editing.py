@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from helpers.sampling import EpsFn, ddim_sample, ddpm_step, make_timesteps, predict_x0, timestep_pairs
+from helpers.sampling import EpsFn, ddim_sample, ddim_update, ddpm_step, make_timesteps, predict_x0, timestep_pairs
 from helpers.sampling.loops import batch_t, randn
 from helpers.schedules import Schedule, per_row, q_sample
 
@@ -138,9 +138,7 @@ def ddim_invert_step(x_t: Tensor, t: int, t_next: int, eps: Tensor, schedule: Sc
         raise ValueError(
             f"inversion goes up in t: need 0 <= t < t_next <= T = {schedule.T}, got t={t}, t_next={t_next}."
         )
-    x0_hat = predict_x0(x_t, t, eps, schedule)  # (B, ...)
-    a_next = float(schedule.alpha_bar[t_next])
-    return a_next**0.5 * x0_hat + (1 - a_next) ** 0.5 * eps
+    return ddim_update(predict_x0(x_t, t, eps, schedule), eps, schedule.alpha_bar[t_next])  # (B, ...)
 
 
 def ddim_invert(

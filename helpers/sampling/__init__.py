@@ -40,6 +40,7 @@ from helpers.sampling.steps import (  # noqa: F401
     clip_x0,
     ddim_sigma,
     ddim_step,
+    ddim_update,
     ddpm_step,
     eps_from_x0,
     posterior_mean_variance,

@@ -157,6 +157,17 @@ def ddim_sigma(t: Timestep, t_prev: Timestep, schedule: Schedule, eta: float, x_
     return _as_tensor(_ddim_sigma(*_alpha_bars(schedule, t, t_prev, x_t), eta), x_t)  # (B, 1, ..., 1) or ()
 
 
+def ddim_update(x0_hat: Tensor, eps: Tensor, alpha_bar_to, sigma=0.0) -> Tensor:
+    """sqrt(alpha_bar_to) x0_hat + sqrt(1 - alpha_bar_to - sigma^2) eps: Song et al. 2021, eq. 12, before its noise.
+
+    Towards a smaller t it is the DDIM step; towards a larger t, with sigma = 0, DDIM inversion (Module 08).
+    Derived in notebooks/04_sampling.ipynb §3.
+    """
+    alpha_bar_to = np.asarray(alpha_bar_to, dtype=np.float64)
+    coef_eps = np.sqrt(np.maximum(1.0 - alpha_bar_to - np.square(sigma), 0.0))  # "direction pointing to x_t"
+    return _as_tensor(np.sqrt(alpha_bar_to), x0_hat) * x0_hat + _as_tensor(coef_eps, x0_hat) * eps  # float64 coefs
+
+
 def ddim_step(
     x_t: Tensor,
     t: Timestep,
@@ -178,10 +189,7 @@ def ddim_step(
     if clip:
         x0_hat = clip_x0(x0_hat)
     sigma = _ddim_sigma(alpha_bar_t, alpha_bar_prev, eta)
-    coef_eps = np.sqrt(
-        np.maximum(1.0 - alpha_bar_prev - sigma**2, 0.0)
-    )  # "direction pointing to x_t"; float64 avoids cancellation
-    x_prev = _as_tensor(np.sqrt(alpha_bar_prev), x_t) * x0_hat + _as_tensor(coef_eps, x_t) * eps  # (B, ...)
+    x_prev = ddim_update(x0_hat, eps, alpha_bar_prev, sigma)  # (B, ...)
     _check_noise(noise, x_t, bool(np.any(sigma > 0)), f"ddim_step with eta={eta}")
     return x_prev if noise is None else x_prev + _as_tensor(sigma, x_t) * noise
 
