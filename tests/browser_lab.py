@@ -7,6 +7,7 @@ scratch copy of the course, so running the lessons saves no outputs into the rep
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -35,6 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_S, STEP_S = 120, 60
+HANG_S = 600  # a running notebook whose kernel says nothing for this long has hung; a slow one keeps talking
 
 
 def chromium_or_skip() -> str:
@@ -155,11 +157,19 @@ def dismiss_news(page) -> None:
         no.first.click()
 
 
-def run_all(page, limit_s: float) -> None:
+def kernel_activity(lab) -> str:
+    """The server's record of the last message from the lesson's kernel (one lesson runs at a time)."""
+    url = f"{lab['base']}/api/kernels?token={lab['token']}"
+    kernels = json.loads(urllib.request.urlopen(url, timeout=30).read())
+    return max((k.get("last_activity", "") for k in kernels), default="")
+
+
+def run_all(page, lab) -> None:
     """Run > Run All Cells from the menu bar, as a learner would, and wait until the last cell has run.
 
     With JupyterLab's default windowing, cells far from the viewport are not laid out, so "done" is:
-    the kernel is idle and the notebook's last code cell shows its execution count.
+    the kernel is idle and the notebook's last code cell shows its execution count. There is no time
+    budget: only a kernel that sends nothing (no output, no status) for HANG_S seconds fails the test.
     """
     from playwright.sync_api import expect
 
@@ -168,15 +178,32 @@ def run_all(page, limit_s: float) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     last = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt").last
-    started = time.monotonic()
-    while time.monotonic() < started + limit_s:
+    started, activity, heard = time.monotonic(), kernel_activity(lab), time.monotonic()
+    while time.monotonic() < heard + HANG_S:
         assert not error_outputs(page), f"a cell raised: {error_outputs(page)}"
         if kernel_idle(page).count() == 1 and time.monotonic() > started + 2:
             last.scroll_into_view_if_needed()
             if re.fullmatch(r"\[\d+\]:", last.inner_text().strip()):
                 return
+        if (now := kernel_activity(lab)) != activity:
+            activity, heard = now, time.monotonic()
         time.sleep(1)
-    raise AssertionError(f"the notebook did not finish within {limit_s} s; errors: {error_outputs(page)}")
+    raise AssertionError(f"the kernel sent nothing for {HANG_S} s: a hang; errors: {error_outputs(page)}")
+
+
+def save(page, path: Path) -> Path:
+    """Save with Ctrl+S, as a learner would; wait until the file on disk has been rewritten with outputs."""
+    before = path.stat().st_mtime_ns
+    page.locator(f".lm-TabBar-tab[title*='{path.parent.name}/{path.name}']").click()  # the lesson's own tab
+    page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + STEP_S
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before and '"outputs": [\n' in path.read_text(encoding="utf-8"):
+            time.sleep(0.5)  # let the server finish writing
+            return path
+        time.sleep(0.5)
+    raise AssertionError(f"Ctrl+S did not save {path.name} within {STEP_S} s")
 
 
 def shown_images(page) -> list[dict]:

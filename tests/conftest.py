@@ -35,11 +35,11 @@ def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.C
 
 
 @pytest.fixture(scope="session")
-def executed_lessons() -> dict[Path, object]:
-    """Every lesson run once, top to bottom, in a fresh kernel: test_notebooks checks them, test_site renders them."""
-    from helpers.teach.notebooks import execute, lessons
+def executed_lessons():
+    """Every lesson, run once per session (the browser test's saved run, or nbclient on first use): see executed.py."""
+    from executed import ExecutedLessons
 
-    return {path: execute(path, allow_errors=True) for path in lessons()}
+    return ExecutedLessons()
 
 
 @pytest.fixture(scope="session")

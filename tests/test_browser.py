@@ -2,11 +2,13 @@
 
 For each lesson the test runs all cells from the menu, then checks that every image, widget and
 animation in the outputs shows a picture of non-zero size once scrolled to (JupyterLab's default
-windowing lays out only what is near the viewport). Lesson 01: the file browser, the Next links,
-no nbgrader tools, and a quiz answered wrong, then right. Lesson 02: the dissolve slider, driven
-by keyboard and mouse. Lesson 04: the animation plays. Lesson 05: the guidance view redraws and
-says when it is busy. One screenshot per lesson lands in artifacts/browser/. Drives Debian's
-Chromium with Playwright; without it the test skips, unless COURSE_REQUIRE_BROWSER=1 (CI).
+windowing lays out only what is near the viewport), and saves the notebook: the checks that read an
+executed lesson (test_notebooks, test_site) read that saved run instead of running the lesson again.
+Lesson 01: the file browser, the Next links, no nbgrader tools, and a quiz answered wrong, then right.
+Lesson 02: the dissolve slider, driven by keyboard and mouse. Lesson 04: the animation plays.
+Lesson 05: the guidance view redraws and says when it is busy. One screenshot per lesson lands in
+artifacts/browser/. Drives Debian's Chromium with Playwright; without it the test skips, unless
+COURSE_REQUIRE_BROWSER=1 (CI).
 """
 
 from __future__ import annotations
@@ -17,21 +19,24 @@ import re
 import time
 import urllib.request
 
+import nbformat
 import pytest
-from browser_lab import ARTIFACTS, CHROMIUM_ARGS, STEP_S, chromium_or_skip, jupyterlab, run_all, shown_images
+from browser_lab import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    STEP_S,
+    chromium_or_skip,
+    jupyterlab,
+    run_all,
+    save,
+    shown_images,
+)
+from executed import SAVED
 
 from helpers.quiz import quiz
 from helpers.teach.notebooks import lessons
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(1800)]
-# seconds for Run All; the rest: 240 s
-RUN_ALL_S = {
-    "03_training_objective": 600,
-    "04_sampling": 480,
-    "05_guidance": 420,
-    "07_flow_matching": 720,
-    "08_editing": 480,
-}
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(3600)]  # against a hang only; run_all watches progress
 MEASURED: dict[str, float] = {}  # what the lessons' widgets took, printed at the end
 
 
@@ -78,13 +83,15 @@ def test_lesson_runs_and_shows_every_picture(stem, lab):
     page = open_lesson(lab, stem)
     (ARTIFACTS / f"{stem}_failure.png").unlink(missing_ok=True)
     try:
-        run_all(page, RUN_ALL_S.get(stem, 240))
+        run_all(page, lab)
         images = shown_images(page)
         assert images, f"{stem} shows no image at all"
         blank = [i for i in images if i["width"] < 8 or i["height"] < 8 or not i["natural"][0] or not i["natural"][2]]
         assert not blank, f"{stem}: images that show nothing once scrolled to: {blank}"
         CHECKS.get(stem, lambda page, lab: None)(page, lab)
         page.screenshot(path=str(ARTIFACTS / f"{stem}.png"))
+        saved = save(page, lab["root"] / "notebooks" / f"{stem}.ipynb")
+        SAVED[next(p for p in lessons() if p.stem == stem)] = nbformat.read(saved, as_version=4)
     except BaseException:
         page.screenshot(path=str(ARTIFACTS / f"{stem}_failure.png"))
         raise

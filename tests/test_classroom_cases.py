@@ -69,15 +69,15 @@ def test_redefined_equality_is_caught_by_hidden_tests(hostile):
 
 
 def _secret_lines() -> set[str]:
-    """The lines of the hidden tests that the released exercise never shows (at least 8 characters)."""
-    cells = json.loads(solution(MODULE).read_text(encoding="utf-8"))["cells"]
-    released = {
-        line.strip()
-        for c in json.loads(exercise(MODULE).read_text(encoding="utf-8"))["cells"]
-        for line in "".join(c["source"]).splitlines()
-    }
-    hidden = {line for c in cells if c["cell_type"] == "code" for line in hidden_lines("".join(c["source"]))}
-    return {line for line in hidden if len(line) >= 8 and line not in released}
+    """The lines of the hidden tests that appear nowhere else: not in the exercise, not in the solution's own code."""
+    cells = (
+        json.loads(solution(MODULE).read_text(encoding="utf-8"))["cells"]
+        + json.loads(exercise(MODULE).read_text(encoding="utf-8"))["cells"]
+    )
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    hidden = {line for source in sources for line in hidden_lines(source)}
+    shown = {line.strip() for source in sources for line in source.splitlines()} - hidden
+    return {line for line in hidden - shown if len(line) >= 8}
 
 
 def _page_text(page: str) -> str:
