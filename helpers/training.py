@@ -107,7 +107,13 @@ class EMA:
             p_ema.lerp_(p, 1 - self.decay)  # p_ema + (1 - decay) (p - p_ema)
 
 
-def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float | None) -> float:
+def optimizer_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_clip: float | None = None
+) -> float:
+    """Clear the old gradients, backpropagate ``loss``, (clip,) move the weights; return the loss as a float.
+
+    Derived in notebooks/03_training_objective.ipynb §2.
+    """
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip is not None:
@@ -160,7 +166,7 @@ def train(
                 if target == "velocity"
                 else diffusion_loss(model, x0[idx], schedule, y_batch, target, p_uncond, generator)
             )
-            history.append(_step(model, optimizer, loss, grad_clip))
+            history.append(optimizer_step(model, optimizer, loss, grad_clip))
             bar.update(1)
             if len(history) % 10 == 0:
                 bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4f}")
