@@ -53,3 +53,4 @@ def course_copy(tmp_path_factory) -> Path:
 
 
 from classroom_fixture import hostile  # noqa: E402,F401 (the hostile class, graded once per session)
+from graded_fixture import graded  # noqa: E402,F401 (every graded notebook, autograded once per session)

@@ -1,21 +1,19 @@
 """Hidden tests catch wrong-but-plausible answers, including ones that the visible tests let through.
 
-tests/test_grading.py also grades each mistake with the teacher's command: it loses exactly its own cell's points.
-
-Each case is a mistake a learner plausibly makes, written into the solution. The solution runs up to the graded cell
-with the mistake in place, once with the visible part of the test cell only and once with the whole cell, as the
-grader runs it. A case marked `slips` must pass the visible test: that is the mistake the hidden tests are there for.
+Each mistake is written into the solution and graded with the teacher's command (tests/graded_fixture.py), with
+an ungraded copy of its test cell's visible part just before the test: the hidden tests catch it, a mistake
+marked `slips` passes that visible copy, and the mistake costs exactly the points of its own test cell.
+A case marked `slips` is the mistake the hidden tests are there for.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import nbformat
 import pytest
 
-from helpers.teach.notebooks import execute, solution
+from helpers.teach.notebooks import solution
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ def _grade_id(cell) -> str | None:
 
 
 def with_mistake(mistake: Mistake) -> nbformat.NotebookNode:
-    """The solution with the mistake written into its cell (tests/test_grading.py grades it whole)."""
+    """The solution with the mistake written into its cell (tests/graded_fixture.py grades it with nbgrader)."""
     nb = nbformat.read(solution(mistake.module), as_version=4)
     cell = nb.cells[[_grade_id(c) for c in nb.cells].index(mistake.cell)]
     assert cell.source.count(mistake.right) == 1, f"{mistake}: the right answer is not in the solution exactly once"
@@ -159,27 +157,23 @@ def with_mistake(mistake: Mistake) -> nbformat.NotebookNode:
     return nb
 
 
-def _with_mistake(mistake: Mistake) -> tuple[nbformat.NotebookNode, int, int]:
-    """The solution with the mistake, cut after its test cell, with a visible-only copy of that test before it."""
-    nb = with_mistake(mistake)
-    ids = [_grade_id(c) for c in nb.cells]
-    end = ids.index(mistake.test)
-    visible = copy.deepcopy(nb.cells[end])
-    visible.source = visible.source.partition("### BEGIN HIDDEN TESTS")[0]
-    visible.metadata, visible.id = {}, f"{visible.id}-visible"
-    nb.cells = nb.cells[:end] + [visible, nb.cells[end]]
-    return nb, ids.index(mistake.cell), end
+def _failed(cell) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: f"{m.module}-{m.cell}-{m.wrong[:24]}")
-def test_hidden_tests_catch_the_mistake(mistake, tmp_path):
-    nb, wrong, visible = _with_mistake(mistake)
-    path = tmp_path / f"{mistake.module}.ipynb"
-    nbformat.write(nb, path)
-    ran = execute(path, allow_errors=True)
-    failed = lambda i: any(o.get("output_type") == "error" for o in ran.cells[i].get("outputs", []))
-    assert not [i for i in range(wrong) if failed(i)], f"{mistake.module}: the solution fails before the mistake"
-    assert failed(visible + 1), f"{mistake.module}: the graded test {mistake.test} passed with {mistake.wrong!r}"
-    if mistake.slips:
-        assert not failed(visible), f"{mistake.module}: expected {mistake.wrong!r} to pass the visible test"
+def test_hidden_tests_catch_the_mistake_and_it_costs_only_its_own_cell(mistake, graded):
+    k = [m for m in MISTAKES if m.module == mistake.module].index(mistake)
+    result, full = graded[(mistake.module, f"mistake{k}")], graded[(mistake.module, "full")]
+    cells = result.notebook().cells
+    ids = [_grade_id(c) for c in cells]
+    before = [ids[i] or i for i in range(ids.index(mistake.cell)) if _failed(cells[i])]
+    assert not before, f"{mistake.module}: the solution fails before the mistake, in {before}"
+    assert result.cells[mistake.test] < full.cells[mistake.test], f"{mistake.test} passed with {mistake.wrong!r}"
+    visible = next(c for c in cells if c.get("id", "").endswith("-visible"))
+    assert _failed(visible) != mistake.slips, (
+        f"{mistake.module}: the visible test {'failed' if mistake.slips else 'passed'}"
+    )
+    lost = sorted(g for g in full.cells if result.cells[g] < full.cells[g])
+    assert lost == [mistake.test], f"{mistake.module}: {mistake.wrong!r} lost the points of {lost}"

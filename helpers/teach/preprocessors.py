@@ -134,10 +134,11 @@ class StderrInTestsIsOutput(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "stream" and output.get("name") == "stderr":
                     output["name"] = "stdout"
-                    output["text"] = "[stderr from your code] " + output["text"]
+                    output["text"] = STDERR_MARK + output["text"]
         return cell, resources
 
 
+STDERR_MARK = "[stderr from your code] "
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HIDDEN_NOTE = "# (hidden tests: run when graded, not shown here)"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

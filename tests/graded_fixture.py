@@ -1,0 +1,106 @@
+"""Every graded notebook run once per test session, through the teacher's plain ``nbgrader autograde``.
+
+For each module: the solution ('full'), the untouched exercise ('blank'), each correct alternative
+answer ('altK', tests/alternatives/) and each plausible mistake ('mistakeK', tests/test_mistakes.py,
+with a copy of its test cell's visible part just before the test, as an ungraded cell of the learner's).
+tests/test_grading.py, test_notebooks.py, test_exercises.py and test_mistakes.py read the outcome;
+none of them executes a graded notebook again.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from alternatives import alternatives, notebook
+from nbgrader.api import Gradebook
+
+from helpers.teach.notebooks import exercise, solution
+
+
+def mistakes(module: str) -> list:
+    from test_mistakes import MISTAKES
+
+    return [m for m in MISTAKES if m.module == module]
+
+
+def students(module: str) -> list[str]:
+    alts = [f"alt{k}" for k in range(len(alternatives(module)))]
+    return ["full", "blank", *alts, *(f"mistake{k}" for k in range(len(mistakes(module))))]
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def with_visible_copy(nb: nbformat.NotebookNode, test: str) -> nbformat.NotebookNode:
+    """The notebook with an ungraded copy of ``test``'s visible part right before it (id ending in -visible)."""
+    ids = [_grade_id(c) for c in nb.cells]
+    at = ids.index(test)
+    visible = copy.deepcopy(nb.cells[at])
+    visible.source = visible.source.partition("### BEGIN HIDDEN TESTS")[0]
+    visible.metadata, visible.id = {}, f"{visible.id}-visible"
+    nb.cells.insert(at, visible)
+    return nb
+
+
+def submission(module: str, student: str) -> nbformat.NotebookNode:
+    if student.startswith("alt"):
+        return notebook(module, list(alternatives(module))[int(student[3:])])
+    if student.startswith("mistake"):
+        from test_mistakes import with_mistake
+
+        mistake = mistakes(module)[int(student[7:])]
+        return with_visible_copy(with_mistake(mistake), mistake.test)
+    return nbformat.read(solution(module) if student == "full" else exercise(module), as_version=4)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One graded submission: its scores, each test cell's score, and the graded notebook (the teacher's copy)."""
+
+    score: float
+    max_score: float
+    cells: dict[str, float]
+    path: Path
+
+    def notebook(self) -> nbformat.NotebookNode:
+        return nbformat.read(self.path, as_version=4)
+
+
+class GradedCourse:
+    """{(module, student): Graded}; a module is autograded, all its students at once, the first time it is read,
+    so its time counts against that one test (a pytest timeout there catches a hang, not a slow machine)."""
+
+    def __init__(self, course: Path) -> None:
+        self.course, self.results = course, {}
+
+    def __getitem__(self, key: tuple[str, str]) -> Graded:
+        module = key[0]
+        if key not in self.results:
+            self._grade(module)
+        return self.results[key]
+
+    def _grade(self, module: str) -> None:
+        from conftest import run_nbgrader
+
+        for student in students(module):
+            dest = self.course / "submitted" / student / module
+            dest.mkdir(parents=True, exist_ok=True)
+            nbformat.write(submission(module, student), dest / f"{module}.ipynb")
+        run_nbgrader(["autograde", module, "--force"], cwd=self.course)
+        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+            for s in students(module):
+                sub = gb.find_submission_notebook(module, module, s)
+                cells = {g.name: g.score for g in sub.grades if g.cell_type == "code"}
+                path = self.course / "autograded" / s / module / f"{module}.ipynb"
+                self.results[(module, s)] = Graded(sub.score, sub.max_score, cells, path)
+
+
+@pytest.fixture(scope="session")
+def graded(course_copy) -> GradedCourse:
+    """Every graded notebook of the course, autograded once per session, module by module on first use."""
+    return GradedCourse(course_copy)
