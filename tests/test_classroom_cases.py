@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import nbformat
 import pytest
 from classroom_fixture import MODULE, feedback, full_marks, knowledge_check_points, needs_sandbox, zip_folder
 
@@ -76,7 +77,8 @@ def _secret_lines() -> set[str]:
     )
     sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     hidden = {line for source in sources for line in hidden_lines(source)}
-    shown = {line.strip() for source in sources for line in source.splitlines()} - hidden
+    outside = [re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", s, flags=re.S) for s in sources]
+    shown = {line.strip() for source in outside for line in source.splitlines()}
     return {line for line in hidden - shown if len(line) >= 8}
 
 
@@ -185,8 +187,8 @@ def test_no_sandbox_still_grades_and_warns(tmp_path, capsys):
 
 def _printed(course, student: str, module: str) -> list[str]:
     """Every line a graded notebook printed, with timings masked: what must not depend on the machine."""
-    nb = json.loads((course / "autograded" / student / module / f"{module}.ipynb").read_text(encoding="utf-8"))
-    text = "".join(o.get("text", "") for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stdout")
+    nb = nbformat.read(course / "autograded" / student / module / f"{module}.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
     return re.sub(r"\d+(\.\d+)? ?(s|ms|µs|seconds)\b", "<time>", text).splitlines()
 
 

@@ -90,7 +90,9 @@ TAMPERING = {
 
 # --- The same families, each trying to survive the neutralising before every test --------------------
 # A thread (or an audit hook, which can never be removed) puts the hook back right after the grader sets it
-# aside, so it is there while the test runs; the grader's check after the test must see it.
+# aside, so it is there while the test runs; the grader's check after the test must see it. The display hook
+# is put back by an audit hook: IPython itself swaps sys.displayhook around every cell, so a thread would only
+# win a race inside the cell.
 
 _KEEP = (
     "import threading, time\n_ip = get_ipython()\n"
@@ -140,9 +142,11 @@ SURVIVING = {
         "def _hook(event, args):\n    if event == 'exec' and sys.gettrace() is None:\n        sys.settrace(_tracer)\n"
         "sys.addaudithook(_hook)"
     ),
-    "display hook, put back by a thread": _kept(
-        "import sys\n_show = lambda value: None",
-        "        if sys.displayhook is not _show:\n            sys.displayhook = _show\n",
+    "display hook, put back by an audit hook": (
+        "import sys\n_show = lambda value: None\n"
+        "def _hook(event, args):\n"
+        "    if event == 'exec' and sys.displayhook is not _show:\n        sys.displayhook = _show\n"
+        "sys.addaudithook(_hook)"
     ),
     "patched builtins, put back by a thread": _kept(
         "import builtins\n_abs, _all = (lambda x: 0.0), (lambda iterable: True)",
