@@ -65,10 +65,10 @@ class _CourseRestore:
             return None
 
     def put(self, owner, key, value, missing=False):
-        """Set (or, when missing, remove) a class's member, builtin types included; True when it had to change."""
+        """Set (or, when missing, remove) a class's member unless it already is so, builtin types included."""
         r, d = self.real, owner.__dict__
         if (key not in d) if missing else (key in d and self.ident(d[key]) == self.ident(value)):
-            return False
+            return
         try:
             r["delattr"](owner, key) if missing else r["setattr"](owner, key, value)
         except (TypeError, AttributeError):  # a builtin type: write its dict, then drop the method cache
@@ -76,19 +76,18 @@ class _CourseRestore:
             real.pop(key, None) if missing else real.__setitem__(key, value)
             ctypes = self.m["ctypes"]
             ctypes.pythonapi.PyType_Modified(ctypes.py_object(owner))
-        return True
 
     def apply(self, state):
-        """Make the kernel's hooks what ``state`` recorded; return a line for each kind of hook that had to change."""
-        r, ip, changed = self.real, self.ip, []
+        """Make the kernel's hooks what ``state`` recorded (problems() reports what differed)."""
+        r, ip = self.real, self.ip
         for obj, members in state["instances"]:
             own = r["vars"](obj)
             for key in [k for k, v in r["list"](own.items()) if k not in members and self.hookable(obj, k, v)]:
                 if r["callable"](r["getattr"](r["type"](obj), key, None)):
-                    r["delattr"](obj, key), changed.append(f"{r['type'](obj).__name__}.{key}")
+                    r["delattr"](obj, key)
             for key, value in members.items():
                 if key not in own or self.ident(own[key]) != self.ident(value):
-                    r["setattr"](obj, key, value), changed.append(f"{r['type'](obj).__name__}.{key}")
+                    r["setattr"](obj, key, value)
         if ip.input_transformer_manager is not state["manager"]:
             ip.input_transformer_manager = state["manager"]
         for owner, key, lst, items in state["lists"]:
@@ -98,45 +97,32 @@ class _CourseRestore:
                 r["setattr"](owner, key, lst)
             if r["list"](lst) != items:
                 lst[:] = items
-                changed.append(f"IPython's {key}")
         if (ip.custom_exceptions, r["getattr"](ip, "CustomTB", None)) != state["custom"]:
             ip.custom_exceptions, ip.CustomTB = state["custom"]
-            changed.append("the custom exception handler")
-        changed += self.apply_interpreter(state)
-        return changed
+        self.apply_interpreter(state)
 
     def apply_interpreter(self, state):
         """The interpreter's part of apply(): tracing, sys hooks, builtins, classes, the names the tests use."""
-        r, m, sys, changed = self.real, self.m, self.m["sys"], []
-        if state is self.clean and (sys.gettrace() or sys.getprofile() or m["threading"].gettrace()):
+        r, m, sys = self.real, self.m, self.m["sys"]
+        if state is self.clean:
             sys.settrace(None), sys.setprofile(None), m["threading"].settrace(None), m["threading"].setprofile(None)
-            changed.append("a tracing or profiling hook")
-        if (sys.excepthook, sys.displayhook) != state["hooks"]:
-            sys.excepthook, sys.displayhook = state["hooks"]
-            changed.append("sys.excepthook or sys.displayhook")
+        sys.excepthook, sys.displayhook = state["hooks"]
         b = m["builtins"].__dict__
         for key, value in state["builtins"].items():
             if b.get(key, self) is not value:
                 b[key] = value
-                changed.append(f"the builtin {key}")
         for cls, members in state["classes"]:
-            added = [k for k, v in r["list"](cls.__dict__.items()) if k not in members and r["callable"](v)]
-            for key in added:  # a method patched in (data a class caches later is left alone)
-                if self.put(cls, key, None, missing=True):
-                    changed.append(f"{cls.__qualname__}.{key}")
+            for key in [k for k, v in r["list"](cls.__dict__.items()) if k not in members and r["callable"](v)]:
+                self.put(cls, key, None, missing=True)  # a method patched in (data a class caches later stays)
             for key, value in members.items():
-                if self.put(cls, key, value):
-                    changed.append(f"{cls.__qualname__}.{key}")
+                self.put(cls, key, value)
         for owner, key, value in state["names"]:
             if owner is None or self.ident(r["getattr"](owner, key, None)) == self.ident(value):
                 continue
             self.put(owner, key, value) if r["isinstance"](owner, r["type"]) else r["setattr"](owner, key, value)
-            changed.append(key)
         for name, module in state["modules"]:
             if sys.modules.get(name) is not module:
                 sys.modules[name] = module
-                changed.append(f"sys.modules[{name!r}]")
-        return changed
 
     def hide(self, names):
         """Take the learner's globals that shadow the builtins ``names`` out of the namespace; return them."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,19 +72,12 @@ def _lines(nb: nbformat.NotebookNode) -> set[str]:
     return {line.strip() for cell in nb.cells for line in cell.source.splitlines() if line.strip()}
 
 
-def _magic_lines(source: str) -> tuple[str, list[tuple[int, str]]]:
-    """The source with IPython magics and shell escapes blanked out (same line numbers), and the magics found."""
-    kept, magics = [], []
-    for number, line in enumerate(source.split("\n"), start=1):
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            name = re.match(r"%{1,2}([A-Za-z_]\w*)", stripped)
-            if name:
-                magics.append((number, name.group(1)))
-            kept.append(line[: len(line) - len(stripped)] + "pass")
-        else:
-            kept.append(line)
-    return "\n".join(kept), magics
+def _without_magics(source: str) -> str:
+    """The source with IPython magics and shell escapes blanked out, keeping the line numbers."""
+    lines = source.split("\n")
+    return "\n".join(
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip()[:1] in ("%", "!") else line for line in lines
+    )
 
 
 def _imported_names(nb: nbformat.NotebookNode) -> set[str]:
@@ -95,7 +87,7 @@ def _imported_names(nb: nbformat.NotebookNode) -> set[str]:
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(_magic_lines(cell.source)[0])
+            tree = ast.parse(_without_magics(cell.source))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -175,7 +167,7 @@ def static_findings(nb: nbformat.NotebookNode, source: nbformat.NotebookNode | N
     findings = []
     for i in learner_code_cells(nb):
         code_lines = nb.cells[i].source.split("\n")
-        text, _ = _magic_lines(nb.cells[i].source)  # magics are everyday habits: %config, %pip, %autoreload
+        text = _without_magics(nb.cells[i].source)  # magics are everyday habits: %config, %pip, %autoreload
         try:
             tree = ast.parse(TransformerManager().transform_cell(text))
         except SyntaxError:
@@ -202,7 +194,7 @@ def source_notebook(config, resources: dict) -> nbformat.NotebookNode | None:
 
 def _parse(cell) -> ast.AST | None:
     try:
-        return ast.parse(TransformerManager().transform_cell(_magic_lines(cell.source)[0]))
+        return ast.parse(TransformerManager().transform_cell(_without_magics(cell.source)))
     except SyntaxError:
         return None
 
