@@ -21,7 +21,7 @@ import torch
 
 from helpers.data import digits_split, two_moons
 from helpers.device import setup_torch
-from helpers.flow import flow_sample
+from helpers.flow import flow_loss, flow_sample
 from helpers.metrics import class_accuracy, digits_frechet_distance, digits_kernel_distance, energy_distance
 from helpers.models import MLPDenoiser
 from helpers.pretrained import load_pretrained, pretrained_metadata
@@ -54,7 +54,7 @@ def row(name: str, recipe: Recipe | None, schedule: Schedule) -> tuple:
     model, losses = train_recipe(recipe, split.x_train, split.y_train, schedule, progress=False)
     seconds = time.perf_counter() - start
     ema = f"{recipe.ema_decay}" if recipe.ema_decay else "none"
-    scores = quality(model, schedule, flow=recipe.target == "velocity")
+    scores = quality(model, schedule, flow=recipe.loss is flow_loss)
     return (name, len(losses), recipe.batch_size, f"{recipe.lr:g}", ema, seconds, *scores)
 
 
@@ -62,7 +62,7 @@ def moons_flow(schedule: Schedule) -> str:
     """The two-moons flow of notebooks/07_flow_matching.ipynb §3: training seconds and its 20-step energy distance."""
     torch.manual_seed(0)
     model, start = MLPDenoiser(), time.perf_counter()
-    train(model, two_moons(4000, seed=0), schedule, steps=3000, batch_size=256, target="velocity", progress=False)
+    train(model, two_moons(4000, seed=0), schedule, steps=3000, batch_size=256, loss=flow_loss, progress=False)
     seconds = time.perf_counter() - start
     x = flow_sample(model, (2000, 2), schedule.T, 10, "heun", generator=torch.Generator().manual_seed(0))
     distance = energy_distance(x, two_moons(2000, seed=1))
@@ -80,7 +80,7 @@ def main() -> None:
     rows = [
         row("first recipe", FIRST_RECIPE, schedule),
         row("one minute (tuned)", ONE_MINUTE, schedule),
-        row("one minute, flow (velocity, Euler)", replace(ONE_MINUTE, target="velocity"), schedule),
+        row("one minute, flow (velocity, Euler)", replace(ONE_MINUTE, loss=flow_loss), schedule),
         row("pretrained", None, schedule),
     ]
     print(f"\nDigits U-Net, {torch.get_num_threads()} torch thread(s); 500 samples, 50 DDIM steps, scale 1\n")

@@ -7,9 +7,9 @@ writes its sigmas: the path is x_tau = (1 - tau) x0 + tau eps, a straight line, 
 predicts its velocity d x_tau / d tau = eps - x0. The course's networks take an integer t, so tau
 lives on the grid t / T (diffusers' flow timesteps are tau * 1000 too): the same DigitsUNet and
 MLPDenoiser that predict eps in Modules 03-06 predict velocities here, with nothing changed but
-the target (``helpers.training.flow_loss``). Sampling integrates d x / d tau = v(x, tau) from
-tau = 1 down to 0, with Euler's method or Heun's (Karras et al. 2022, Algorithm 1: its last step,
-to tau = 0, is an Euler step).
+the target (``flow_loss``; ``helpers.training.train(..., loss=flow_loss)`` trains with it).
+Sampling integrates d x / d tau = v(x, tau) from tau = 1 down to 0, with Euler's method or
+Heun's (Karras et al. 2022, Algorithm 1: its last step, to tau = 0, is an Euler step).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn import functional as F
 
 from helpers.sampling import Trajectory, make_timesteps, timestep_pairs
 from helpers.sampling.loops import batch_t, randn
-from helpers.schedules import per_row
+from helpers.schedules import Schedule, TorchSchedule, per_row
+from helpers.training import drop_labels
 
 VelocityFn = Callable[[Tensor, Tensor], Tensor]  # v(x_tau, t) with t = tau * T a LongTensor (B,)
 SOLVERS = ("euler", "heun")
@@ -48,6 +50,29 @@ def velocity_target(x0: Tensor, eps: Tensor) -> Tensor:
     Derived in notebooks/07_flow_matching.ipynb §3.
     """
     return eps - x0
+
+
+def flow_loss(
+    model: nn.Module,
+    x0: Tensor,
+    schedule: Schedule | TorchSchedule,
+    y: Tensor | None = None,
+    p_uncond: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """The conditional flow matching loss: MSE between v_theta(x_tau, t) and eps - x0, at tau = t / T, t ~ U{1..T}.
+
+    Lipman et al. 2023, eq. 23, on the straight path of rectified flow; only the schedule's T is used
+    (the grid of tau), so that ``helpers.training.train(..., loss=flow_loss)`` takes it as it takes the simple loss.
+    Derived in notebooks/07_flow_matching.ipynb §3.
+    """
+    T = schedule.T
+    t = torch.randint(1, T + 1, (x0.shape[0],), generator=generator)  # (B,)
+    eps = torch.randn(x0.shape, generator=generator)  # (B, ...)
+    x_tau = flow_path(x0, eps, t.to(x0.dtype) / T)
+    if y is not None and p_uncond > 0:  # label dropout, as for the guided diffusion model of Module 05
+        y = drop_labels(y, p_uncond, generator)
+    return F.mse_loss(model(x_tau, t, y), velocity_target(x0, eps))
 
 
 def velocity_from_eps(x_tau: Tensor, tau: Tensor | float, eps: Tensor) -> Tensor:

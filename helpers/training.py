@@ -3,11 +3,12 @@
 Algorithm 1 of Ho et al. 2020: draw x0 from the data, t ~ Uniform{1, ..., T} and
 eps ~ N(0, I), form x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, and regress
 the network's output on eps with the mean squared error (the "simple" loss, eq. 14).
-``target="x0"`` regresses on x0 instead, the alternative the lesson compares against.
+``x0_loss`` regresses on x0 instead, the alternative the lesson compares against; ``train``
+takes any loss of that form (Module 07's ``helpers.flow.flow_loss`` trains a flow with it).
 ``train`` draws batches, t, eps and label dropout from a torch.Generator seeded with ``seed``,
 so a run is reproducible from the same initial weights (and the same torch thread count).
 Ctrl-C (KeyboardInterrupt) ends it cleanly and keeps the weights trained so far;
-``callback(step, loss)`` runs after every step (helpers.pretrained keeps an EMA with it).
+``callback(step, loss)`` runs after every step (``train_recipe`` keeps an EMA with it).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from helpers.flow import flow_path, velocity_target
 from helpers.models import NULL_CLASS, DigitsUNet
 from helpers.schedules import Schedule, TorchSchedule
 from helpers.schedules import q_sample as _q_sample
 
-TARGETS = ("eps", "x0", "velocity")  # velocity: the flow matching target of Module 07
+TARGETS = ("eps", "x0")
+# loss(model, x0 (B, ...), schedule, y=labels (B,) or None, p_uncond=, generator=) -> a scalar tensor
+LossFn = Callable[..., torch.Tensor]
 
 
 def drop_labels(y: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -54,8 +56,8 @@ def diffusion_loss(
 
     Derived in notebooks/03_training_objective.ipynb §2.
     """
-    if target not in TARGETS[:2]:
-        raise ValueError(f"target must be one of {TARGETS[:2]}, got {target!r} (a velocity is flow_loss's target).")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r} (a velocity is helpers.flow.flow_loss's).")
     B = x0.shape[0]
     t = torch.randint(1, schedule.T + 1, (B,), generator=generator)  # t ~ Uniform{1, ..., T}
     eps = torch.randn(x0.shape, generator=generator)  # (B, ...)
@@ -66,24 +68,19 @@ def diffusion_loss(
     return F.mse_loss(pred, eps if target == "eps" else x0)
 
 
-def flow_loss(
+def x0_loss(
     model: nn.Module,
     x0: torch.Tensor,
-    T: int,
+    schedule: Schedule | TorchSchedule,
     y: torch.Tensor | None = None,
     p_uncond: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """The conditional flow matching loss: MSE between v_theta(x_tau, t) and eps - x0, at tau = t / T, t ~ U{1..T}.
+    """The simple loss with x0 as the target: the network is scored on ||x0 - x0_hat||^2, diffusion_loss(target="x0").
 
-    Lipman et al. 2023, eq. 23, on the straight path of rectified flow. Derived in notebooks/07_flow_matching.ipynb §3.
+    Derived in notebooks/03_training_objective.ipynb §5.
     """
-    t = torch.randint(1, T + 1, (x0.shape[0],), generator=generator)  # (B,)
-    eps = torch.randn(x0.shape, generator=generator)  # (B, ...)
-    x_tau = flow_path(x0, eps, t.to(x0.dtype) / T)
-    if y is not None and p_uncond > 0:  # label dropout, as for the guided diffusion model of Module 05
-        y = drop_labels(y, p_uncond, generator)
-    return F.mse_loss(model(x_tau, t, y), velocity_target(x0, eps))
+    return diffusion_loss(model, x0, schedule, y, "x0", p_uncond, generator)
 
 
 class EMA:
@@ -132,7 +129,7 @@ def train(
     max_seconds: float | None = None,
     batch_size: int = 128,
     lr: float = 2e-3,
-    target: str = "eps",
+    loss: LossFn = diffusion_loss,
     p_uncond: float = 0.0,
     grad_clip: float | None = 1.0,
     seed: int = 0,
@@ -141,32 +138,47 @@ def train(
 ) -> list[float]:
     """Train ``model`` in place with Adam for ``steps`` and/or ``max_seconds``: each step's loss.
 
-    The loss is the simple loss, or flow_loss when target = "velocity".
-
+    The loss is the simple loss unless ``loss`` says otherwise (x0_loss; Module 07's flow_loss).
     Derived in notebooks/03_training_objective.ipynb §2.
     """
+    _check_run(x0, y, steps, max_seconds)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step() -> float:  # one batch drawn with replacement, then t, eps and label dropout inside the loss
+        idx = torch.randint(0, x0.shape[0], (batch_size,), generator=generator)
+        y_batch = None if y is None else y[idx]
+        batch_loss = loss(model, x0[idx], schedule, y=y_batch, p_uncond=p_uncond, generator=generator)
+        return optimizer_step(model, optimizer, batch_loss, grad_clip)
+
+    bar = tqdm(total=steps, disable=not progress, desc=f"training ({getattr(loss, '__name__', 'loss')})")
+    return _run(model, step, steps, max_seconds, bar, callback)
+
+
+def _check_run(x0: torch.Tensor, y: torch.Tensor | None, steps: int | None, max_seconds: float | None) -> None:
     if steps is None and max_seconds is None:
         raise ValueError("give a budget: steps, max_seconds, or both.")
     if y is not None and y.shape != x0.shape[:1]:
         raise ValueError(f"y must hold one label per row of x0: shape ({x0.shape[0]},), got {tuple(y.shape)}.")
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def _run(
+    model: nn.Module,
+    step: Callable[[], float],
+    steps: int | None,
+    max_seconds: float | None,
+    bar: tqdm,
+    callback: Callable[[int, float], None] | None,
+) -> list[float]:
+    """Call ``step()`` until the budget is spent or Ctrl-C: the losses; train mode meanwhile, eval mode after."""
     history: list[float] = []
     model.train()
-    bar = tqdm(total=steps, disable=not progress, desc=f"training ({target} prediction)")
     start = time.perf_counter()
     try:
         while (steps is None or len(history) < steps) and (
             max_seconds is None or time.perf_counter() - start < max_seconds
         ):
-            idx = torch.randint(0, x0.shape[0], (batch_size,), generator=generator)  # sample with replacement
-            y_batch = None if y is None else y[idx]
-            loss = (
-                flow_loss(model, x0[idx], schedule.T, y_batch, p_uncond, generator)
-                if target == "velocity"
-                else diffusion_loss(model, x0[idx], schedule, y_batch, target, p_uncond, generator)
-            )
-            history.append(optimizer_step(model, optimizer, loss, grad_clip))
+            history.append(step())
             bar.update(1)
             if len(history) % 10 == 0:
                 bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4f}")
@@ -195,7 +207,7 @@ class Recipe:
     ema_decay: float | None = 0.995
     p_uncond: float = 0.0
     seed: int = 0
-    target: str = "eps"  # "velocity" trains the same U-Net as a flow (Module 07)
+    loss: LossFn = diffusion_loss  # helpers.flow.flow_loss trains the same U-Net as a flow (Module 07)
 
 
 FIRST_RECIPE = Recipe(steps=600, ema_decay=None)  # the course's first one-minute model
@@ -221,7 +233,7 @@ def train_recipe(
         max_seconds=recipe.max_seconds,
         batch_size=recipe.batch_size,
         lr=recipe.lr,
-        target=recipe.target,
+        loss=recipe.loss,
         p_uncond=recipe.p_uncond,
         seed=recipe.seed,
         progress=progress,

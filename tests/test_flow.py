@@ -1,13 +1,17 @@
 """helpers.flow and helpers.sampling.ode against diffusers' flow and ODE schedulers and closed forms."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
 from sampling_peer import dummy_eps_fn
 
+from helpers.data import two_moons
 from helpers.flow import (
     euler_flow_step,
+    flow_loss,
     flow_path,
     flow_sample,
     heun_flow_step,
@@ -20,7 +24,7 @@ from helpers.models import MLPDenoiser
 from helpers.sampling import ddim_sample
 from helpers.sampling.ode import course_scheduler, scheduler_sample, sigmas
 from helpers.schedules import Schedule
-from helpers.training import flow_loss
+from helpers.training import train
 
 F64 = torch.float64
 
@@ -101,9 +105,27 @@ def test_flow_loss_is_zero_for_the_exact_velocity_of_one_point():
         def forward(self, x_tau, t, y=None):
             return (x_tau - x0) / (t.float() / 1000)[:, None]
 
-    assert float(flow_loss(Exact(), x0, 1000, generator=torch.Generator().manual_seed(0))) < 1e-10
+    schedule = Schedule.create("linear", 1000)  # only its T is used: tau = t / T
+    assert float(flow_loss(Exact(), x0, schedule, generator=torch.Generator().manual_seed(0))) < 1e-10
     with torch.no_grad():
-        assert float(flow_loss(MLPDenoiser(), x0, 1000, generator=torch.Generator().manual_seed(0))) > 0.1
+        assert float(flow_loss(MLPDenoiser(), x0, schedule, generator=torch.Generator().manual_seed(0))) > 0.1
+
+
+def test_train_with_flow_loss_runs_flow_loss_step_by_step():
+    x0, schedule = two_moons(200), Schedule.create("cosine", 100)
+    torch.manual_seed(0)
+    model = MLPDenoiser(hidden=32, depth=2, T=100)
+    by_hand = copy.deepcopy(model)
+    losses = train(model, x0, schedule, steps=5, batch_size=32, loss=flow_loss, grad_clip=None, seed=4, progress=False)
+    generator, optimizer, ours = torch.Generator().manual_seed(4), torch.optim.Adam(by_hand.parameters(), lr=2e-3), []
+    for _ in range(5):
+        idx = torch.randint(0, 200, (32,), generator=generator)
+        loss = flow_loss(by_hand, x0[idx], schedule, generator=generator)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        ours.append(loss.item())
+    assert losses == ours
 
 
 def test_sigmas_are_diffusers_euler_sigmas():
