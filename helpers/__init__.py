@@ -4,7 +4,7 @@
 - ``data``, ``models``, ``training`` (03): two moons and the digits; the MLP and U-Net noise predictors;
   the simple loss, label dropout, EMA and the training loop;
 - ``metrics`` (03-05): the digits classifier, Fréchet and energy distances, what guidance trades;
-- ``pretrained`` (04): the packaged digits U-Net and how it was made;
+- ``pretrained`` (04): the packaged digits U-Net (scripts/train_pretrained.py trains it);
 - ``sampling`` (04): timesteps, one DDPM or DDIM step, and the sampling loop;
 - ``guidance`` (05): classifier-free guidance;
 - ``sd`` (06): Stable Diffusion 1.5 with diffusers, and its tiny offline twin;
