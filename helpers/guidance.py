@@ -21,8 +21,8 @@ sampler and diffusers' ``DDIMScheduler.step(..., use_clipped_model_output=True)`
 ``guided_samples`` (one scale) and ``guidance_sweep`` (many scales in one batched run, the
 same x_T for each) sample that way.
 
-What the scale trades is measured by helpers.metrics' ``sweep_metrics`` (fidelity, diversity,
-saturation).
+What the scale trades is measured by helpers.guidance_metrics' ``sweep_metrics`` (fidelity,
+diversity, saturation).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@
   between two real samples of the same size: finite samples never reach 0.
 - ``digits_kernel_distance(x)``: KID, an unbiased MMD on the same features, with its standard error
   over subsets; unlike FD it does not favour a set for being less spread (Bińkowski et al. 2018);
-- ``energy_distance(a, b)``: a distance between 2D point clouds (Székely & Rizzo 2013);
-- ``sweep_metrics(x, y)``: fidelity, diversity and saturation of guided samples (Module 05).
-Derived in notebooks/03_training_objective.ipynb and notebooks/05_guidance.ipynb.
+- ``energy_distance(a, b)``: a distance between 2D point clouds (Székely & Rizzo 2013).
+What guidance trades (Module 05) is measured with these in helpers.guidance_metrics.
+Derived in notebooks/03_training_objective.ipynb.
 """
 
 from __future__ import annotations
@@ -36,11 +36,4 @@ from helpers.metrics.distances import (  # noqa: F401
     kernel_distance,
     real_frechet_baseline,
     reference_digits,
-)
-from helpers.metrics.sweep import (  # noqa: F401
-    SATURATION_LIMIT,
-    saturation,
-    sweep_metrics,
-    within_class_diversity,
-    within_class_spread,
 )

@@ -1,6 +1,7 @@
 """What classifier-free guidance trades: fidelity (class accuracy), diversity (within-class spread), saturation.
 
-Derived in notebooks/05_guidance.ipynb §4.
+Measured with the digits classifier of helpers.metrics (Module 03) on ``helpers.guidance.guidance_sweep``'s
+samples. Derived in notebooks/05_guidance.ipynb §4.
 """
 
 from __future__ import annotations
