@@ -10,7 +10,9 @@ changes only where sampling starts or what it keeps:
 - DDIM inversion (Song et al. 2021, §4.3; Mokady et al. 2023): run deterministic DDIM from
   t = 0 upwards, so that sampling from the result returns the image;
 - interpolation between two x_T with spherical interpolation (Shoemake 1985), which keeps the
-  norm of Gaussian noise where linear interpolation shrinks it.
+  norm of Gaussian noise where linear interpolation shrinks it;
+- Stable Diffusion's image-to-image: ``StableDiffusionImg2ImgPipeline`` unrolled by hand on
+  Module 06's loop (``img2img_by_hand``): encode the image, noise it to the strength's t, denoise, decode.
 
 Negative conditioning needs no code of its own: it is ``cfg_eps`` with the negative label's
 prediction in place of the unconditional one (``helpers.guidance.guided_eps_fn(..., negative=)``).
@@ -28,6 +30,7 @@ from tqdm.auto import tqdm
 from helpers.sampling import EpsFn, ddim_sample, ddim_update, ddpm_step, make_timesteps, predict_x0, timestep_pairs
 from helpers.sampling.loops import batch_t, randn
 from helpers.schedules import Schedule, per_row, q_sample
+from helpers.sd.loop import decode, denoise, seeded_generator, text_embeddings
 
 
 def _check_strength(strength: float) -> float:
@@ -184,3 +187,57 @@ def slerp(z0: Tensor, z1: Tensor, w: float) -> Tensor:
     c0 = torch.where(parallel, 1 - w, torch.sin((1 - w) * theta) / sin.clamp_min(1e-6))
     c1 = torch.where(parallel, w, torch.sin(w * theta) / sin.clamp_min(1e-6))
     return c0 * z0 + c1 * z1
+
+
+def encode_image(pipe, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An image (B, 3, H, W) in [0, 1] to VAE latents (B, 4, H/f, W/f): preprocess, sample the encoder, scale.
+
+    Derived in notebooks/08_editing.ipynb §6.
+    """
+    pixels = pipe.image_processor.preprocess(image).to(pipe._execution_device, pipe.vae.dtype)  # [-1, 1]
+    latents = pipe.vae.encode(pixels).latent_dist.sample(generator)  # (B, 4, h, w)
+    return pipe.vae.config.scaling_factor * latents
+
+
+def img2img_timesteps(pipe, steps: int, strength: float) -> torch.Tensor:
+    """The scheduler's timesteps for ``steps`` steps, of which image-to-image runs the last int(steps * strength).
+
+    Derived in notebooks/08_editing.ipynb §6.
+    """
+    scheduler = pipe.scheduler
+    scheduler.set_timesteps(steps, device=pipe._execution_device)
+    kept = len(strength_timesteps(list(range(steps)), strength))  # the same rule as on digits
+    start = (steps - kept) * scheduler.order
+    if hasattr(scheduler, "set_begin_index"):  # schedulers that count their own steps start counting there
+        scheduler.set_begin_index(start)
+    return scheduler.timesteps[start:]
+
+
+@torch.no_grad()
+def img2img_by_hand(
+    pipe,
+    image: torch.Tensor,
+    prompt: str,
+    strength: float = 0.8,
+    steps: int = 50,
+    guidance_scale: float = 7.5,
+    seed: int = 0,
+    progress: bool = True,
+) -> torch.Tensor:
+    """``StableDiffusionImg2ImgPipeline(**pipe.components)(prompt, image, ...)`` unrolled: (B, 3, H, W) in [0, 1].
+
+    Same seed, same image as the pipeline with ``generator=seeded_generator(seed)`` and output_type="pt".
+    Derived in notebooks/08_editing.ipynb §6.
+    """
+    generator = seeded_generator(seed)
+    text = text_embeddings(pipe, prompt, use_cfg=guidance_scale > 1)  # (1 or 2, 77, D)
+    timesteps = img2img_timesteps(pipe, steps, strength)
+    if len(timesteps) == 0:
+        raise ValueError(f"strength {strength} with {steps} steps runs no step; raise one of them.")
+    latents = encode_image(pipe, image, generator)  # the encoder draws from the generator first, as the pipeline does
+    from diffusers.utils.torch_utils import randn_tensor
+
+    noise = randn_tensor(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
+    latents = pipe.scheduler.add_noise(latents, noise, timesteps[:1].repeat(latents.shape[0]))  # q_sample at t_start
+    latents = denoise(pipe, latents, text.to(latents.dtype), guidance_scale, generator, progress, timesteps)
+    return decode(pipe, latents)

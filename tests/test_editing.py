@@ -1,4 +1,4 @@
-"""helpers.editing and helpers.sd.edit against diffusers (img2img, DDIMInverseScheduler) and closed forms."""
+"""helpers.editing against diffusers (img2img, DDIMInverseScheduler) and closed forms."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from helpers import sd
 from helpers.editing import (
     ddim_invert,
     ddim_invert_step,
+    img2img_by_hand,
     inpaint,
     inpaint_merge,
     renoise,
@@ -121,7 +122,7 @@ def test_img2img_by_hand_reproduces_the_pipeline_exactly(pipe, scheduler, streng
             generator=sd.seeded_generator(5),
             output_type="pt",
         ).images
-        by_hand = sd.img2img_by_hand(pipe, image, "a red fox", strength, 8, 7.5, seed=5, progress=False)
+        by_hand = img2img_by_hand(pipe, image, "a red fox", strength, 8, 7.5, seed=5, progress=False)
     finally:
         pipe.scheduler = original
     assert by_hand.shape == expected.shape == (1, 3, 64, 64)
@@ -135,7 +136,7 @@ def test_img2img_by_hand_with_no_step_to_run_says_so(pipe):
     pipe.scheduler = DDIMScheduler.from_config(original.config)
     try:
         with pytest.raises(ValueError, match="runs no step"):
-            sd.img2img_by_hand(pipe, torch.rand(1, 3, 64, 64), "a cat", strength=0.05, steps=10, progress=False)
+            img2img_by_hand(pipe, torch.rand(1, 3, 64, 64), "a cat", strength=0.05, steps=10, progress=False)
     finally:
         pipe.scheduler = original
 

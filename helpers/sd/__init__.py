@@ -1,4 +1,4 @@
-"""Stable Diffusion 1.5 with diffusers, in seven parts. Derived in notebooks/06_stable_diffusion.ipynb.
+"""Stable Diffusion 1.5 with diffusers, in six parts. Derived in notebooks/06_stable_diffusion.ipynb.
 
 - :mod:`helpers.sd.config`: SD 1.5's configuration (its */config.json files) and the tiny twin's;
   the VAE factor and latent shapes;
@@ -6,7 +6,6 @@
 - :mod:`helpers.sd.tokenizer`: a small CLIP BPE tokenizer generated offline, and its checks;
 - :mod:`helpers.sd.pipeline`: the one loading path (real SD 1.5 on a CUDA GPU, the tiny pipeline elsewhere);
 - :mod:`helpers.sd.loop`: ``pipe(prompt)`` unrolled by hand;
-- :mod:`helpers.sd.edit`: the image-to-image pipeline unrolled by hand (Module 08);
 - :mod:`helpers.sd.toy`: a 1-D world with a perfect noise predictor, for diffusers' schedulers.
 
 Latent diffusion is Rombach et al. 2022; classifier-free guidance is Ho & Salimans 2022. Every
@@ -32,7 +31,6 @@ from helpers.sd.config import (  # noqa: F401
     vae_factor,
 )
 from helpers.sd.cost import count_parameters, median_seconds, on_meta, unet_flops  # noqa: F401
-from helpers.sd.edit import encode_image, img2img_by_hand, img2img_timesteps  # noqa: F401
 from helpers.sd.loop import (  # noqa: F401
     decode,
     decode_latents,
