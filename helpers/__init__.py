@@ -8,6 +8,8 @@
 - ``sampling`` (04): timesteps, one DDPM or DDIM step, and the sampling loop;
 - ``guidance``, ``guidance_metrics`` (05): classifier-free guidance, and what its scale trades;
 - ``sd`` (06): Stable Diffusion 1.5 with diffusers, and its tiny offline twin;
+- ``ode``, ``flow`` (07): sampling as solving an ODE with diffusers' solvers; flow matching;
+- ``editing`` (08): image-to-image, inpainting, DDIM inversion, interpolation; SD's img2img by hand;
 - ``images``, ``plotting``, ``widgets``: the photographs, figures and widgets the lessons show;
 - ``blanks``, ``quiz``, ``device``: the learner's tools (fill-in blanks, knowledge checks, torch threads).
 

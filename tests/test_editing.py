@@ -25,8 +25,8 @@ from helpers.editing import (
 )
 from helpers.guidance import guided_eps_fn
 from helpers.models import NULL_CLASS
+from helpers.ode import course_scheduler
 from helpers.sampling import ddim_sample, make_timesteps
-from helpers.sampling.ode import course_scheduler
 from helpers.schedules import Schedule, q_sample
 
 SCHEDULE = Schedule.create("cosine", 1000)

@@ -1,4 +1,4 @@
-"""helpers.flow and helpers.sampling.ode against diffusers' flow and ODE schedulers and closed forms."""
+"""helpers.flow and helpers.ode against diffusers' flow and ODE schedulers and closed forms."""
 
 import copy
 
@@ -21,8 +21,8 @@ from helpers.flow import (
     x0_from_velocity,
 )
 from helpers.models import MLPDenoiser
+from helpers.ode import course_scheduler, scheduler_sample, sigmas
 from helpers.sampling import ddim_sample
-from helpers.sampling.ode import course_scheduler, scheduler_sample, sigmas
 from helpers.schedules import Schedule
 from helpers.training import train
 
