@@ -10,38 +10,21 @@ how often alpha_bar (a cumulative product over T + 1 entries) is computed.
 from __future__ import annotations
 
 import inspect
-import sys
-from collections import Counter
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from helpers.sampling import ddim_sample, ddpm_step
+from helpers.sampling import check_timestep_sequence, ddim_sample, ddpm_step
 from helpers.schedules import Schedule, check_t
 from helpers.teach import structure
-
-
-def calls(run: Callable[[], object], functions: dict[str, Callable]) -> dict[str, int]:
-    """How many times each function's code runs while ``run()`` runs."""
-    codes, counts = {f.__code__: name for name, f in functions.items()}, Counter()
-
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            counts[codes[frame.f_code]] += 1
-
-    sys.setprofile(profile)
-    try:
-        run()
-    finally:
-        sys.setprofile(None)
-    return {name: counts[name] for name in functions}
 
 
 def runtime_rows() -> list[tuple[str, str]]:
     """t checks and alpha_bar computations in one ddpm_step and in a 50-step ddim_sample, on a fresh schedule each."""
     getter = inspect.getattr_static(Schedule, "alpha_bar")
-    watched = {"check_t": check_t, "alpha_bar": getattr(getter, "fget", None) or getter.func}
+    alpha_bar = getattr(getter, "fget", None) or getter.func  # a property before, a cached_property after
+    watched = {"check_t": check_t, "check_timestep_sequence": check_timestep_sequence, "alpha_bar": alpha_bar}
+    calls = structure.calls
     x_t, eps = torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
     step = calls(lambda: ddpm_step(x_t, 500, 499, eps, Schedule.create("cosine", 1000), torch.zeros_like(x_t)), watched)
     loop = calls(
@@ -51,7 +34,10 @@ def runtime_rows() -> list[tuple[str, str]]:
     return [
         ("t validated in one ddpm_step", f"{step['check_t']}"),
         ("alpha_bar computed in one ddpm_step", f"{step['alpha_bar']}"),
-        ("t validated in a 50-step ddim_sample", f"{loop['check_t']}"),
+        (
+            "t validated in a 50-step ddim_sample (check_t, check_timestep_sequence)",
+            f"{loop['check_t']}, {loop['check_timestep_sequence']}",
+        ),
         ("alpha_bar computed in a 50-step ddim_sample", f"{loop['alpha_bar']}"),
     ]
 

@@ -27,8 +27,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from helpers.sampling import EpsFn, ddim_sample, ddim_update, ddpm_step, make_timesteps, predict_x0, timestep_pairs
+from helpers.sampling import EpsFn, check_eps, ddim_sample, ddim_update, make_timesteps, timestep_pairs
 from helpers.sampling.loops import batch_t, randn
+from helpers.sampling.steps import _ddpm_step, _predict_x0  # the steps without their checks, for loops that checked t
 from helpers.schedules import Schedule, per_row, q_sample
 from helpers.sd.loop import decode, denoise, seeded_generator, text_embeddings
 
@@ -124,7 +125,9 @@ def inpaint(
         t_batch = batch_t(t, shape[0], x0.device)  # (B,)
         for u in range(resample):
             with torch.no_grad():
-                generated = ddpm_step(x_t, t, t_prev, eps_fn(x_t, t_batch), schedule, draw() if t_prev else None)
+                eps = eps_fn(x_t, t_batch)  # (B, ...)
+                check_eps(eps, x_t)
+                generated = _ddpm_step(x_t, t, t_prev, eps, schedule, draw() if t_prev else None)
             known = q_sample(x0, t_prev, draw(), schedule) if t_prev else x0  # the known pixels, at t_prev's noise
             x_prev = inpaint_merge(generated, known, mask)
             x_t = renoise(x_prev, t_prev, t, schedule, draw()) if u < resample - 1 else x_prev
@@ -141,7 +144,13 @@ def ddim_invert_step(x_t: Tensor, t: int, t_next: int, eps: Tensor, schedule: Sc
         raise ValueError(
             f"inversion goes up in t: need 0 <= t < t_next <= T = {schedule.T}, got t={t}, t_next={t_next}."
         )
-    return ddim_update(predict_x0(x_t, t, eps, schedule), eps, schedule.alpha_bar[t_next])  # (B, ...)
+    check_eps(eps, x_t)
+    return _ddim_invert_step(x_t, t, t_next, eps, schedule)
+
+
+def _ddim_invert_step(x_t: Tensor, t: int, t_next: int, eps: Tensor, schedule: Schedule) -> Tensor:
+    """ddim_invert_step for t < t_next already checked (ddim_invert's timesteps, checked once)."""
+    return ddim_update(_predict_x0(x_t, t, eps, schedule), eps, schedule.alpha_bar[t_next])  # (B, ...)
 
 
 def ddim_invert(
@@ -164,8 +173,9 @@ def ddim_invert(
     x_t, t = x0, 0
     with torch.no_grad():
         for t_next in reversed(timesteps):
-            t_batch = batch_t(t_next, x0.shape[0], x0.device)  # (B,)
-            x_t = ddim_invert_step(x_t, t, t_next, eps_fn(x_t, t_batch), schedule)
+            eps = eps_fn(x_t, batch_t(t_next, x0.shape[0], x0.device))  # (B, ...)
+            check_eps(eps, x_t)
+            x_t = _ddim_invert_step(x_t, t, t_next, eps, schedule)
             t = t_next
     return x_t, timesteps
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -84,30 +85,31 @@ class Schedule:
         """Build the named schedule ("linear" or "cosine") with T steps."""
         return cls(name, T, np.concatenate([[0.0], make_betas(name, T)]))
 
-    @property
+    # Each array is computed once, on first use, and kept: a sampler reads them at every step.
+    @cached_property
     def alpha(self) -> np.ndarray:
         return 1.0 - self.beta
 
-    @property
+    @cached_property
     def alpha_bar(self) -> np.ndarray:
         """alpha_bar[t] = alpha_1 * ... * alpha_t; alpha_bar[0] = 1."""
         return np.cumprod(self.alpha)
 
-    @property
+    @cached_property
     def sqrt_alpha_bar(self) -> np.ndarray:
         return np.sqrt(self.alpha_bar)
 
-    @property
+    @cached_property
     def sqrt_one_minus_alpha_bar(self) -> np.ndarray:
         return np.sqrt(1.0 - self.alpha_bar)
 
-    @property
+    @cached_property
     def snr(self) -> np.ndarray:
         """Signal-to-noise ratio alpha_bar / (1 - alpha_bar); infinite at t = 0."""
         with np.errstate(divide="ignore"):
             return self.alpha_bar / (1.0 - self.alpha_bar)
 
-    @property
+    @cached_property
     def log_snr(self) -> np.ndarray:
         """Natural log of the SNR, log(alpha_bar / (1 - alpha_bar)); +inf at t = 0."""
         with np.errstate(divide="ignore"):
@@ -167,7 +169,7 @@ def at(values: np.ndarray, t, like, low: int = 0, name: str = "t", what: str = "
     """values[t] of a per-timestep array, shaped to broadcast over ``like``: (B, 1, ..., 1), or () for one t.
 
     ``like`` decides the type: a numpy array gives float64 numpy, a torch tensor gives a tensor
-    of its dtype and device. The one home of "the schedule at t" (Ho et al.'s ``_extract``).
+    of its dtype and device. The one home of "the schedule at t" (Ho et al.'s ``_extract``): check t, then pick.
     Derived in notebooks/02_forward_process.ipynb §2.
     """
     t_arr = check_t(t, len(values) - 1, low, name)
@@ -177,8 +179,15 @@ def at(values: np.ndarray, t, like, low: int = 0, name: str = "t", what: str = "
             f"{name} has shape {tuple(t_arr.shape)}; give one {name}, or one per batch row of {what} "
             f"({what} has shape {tuple(like.shape)})."
         )
-    picked = np.asarray(values, dtype=np.float64)[t_arr]
-    picked = per_row(picked, ndim)
+    return pick(values, t_arr, like)
+
+
+def pick(values: np.ndarray, t, like):
+    """``at`` without its checks, for a t already checked (a sampling loop checks its timesteps once).
+
+    Derived in notebooks/02_forward_process.ipynb §2.
+    """
+    picked = per_row(np.asarray(values, dtype=np.float64)[t], len(like.shape))
     if _is_torch(like):
         import torch
 

@@ -25,16 +25,20 @@ from sampling_peer import ATOL, F64, SHAPE, peer, realistic_inputs, some_pairs
 
 from helpers.sampling import (
     SPACINGS,
+    check_timestep_sequence,
     clip_x0,
+    ddim_sample,
     ddim_sigma,
     ddim_step,
+    ddpm_sample,
     ddpm_step,
     make_timesteps,
     posterior_mean_variance,
     predict_x0,
     timestep_pairs,
 )
-from helpers.schedules import SCHEDULES, Schedule, q_sample
+from helpers.schedules import SCHEDULES, Schedule, check_t, q_sample
+from helpers.teach.structure import calls
 
 # --- Timestep subsets ----------------------------------------------------------------------
 
@@ -201,3 +205,23 @@ def test_clip_consistent_ddim_step_matches_diffusers_use_clipped_model_output(nu
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-8, msg=f"t={t}, t_prev={t_prev}")
         plain = ddim_step(x_t, t, t_prev, eps, ours)  # clip x0_hat only: what the wrapper changes
         assert t_prev == 0 or not torch.allclose(plain, expected), "the test inputs should make clipping matter"
+
+
+# --- Checks and schedule arrays: once per loop, not once per step -------------------------------
+
+
+@pytest.mark.parametrize("sampler", [ddpm_sample, ddim_sample])
+def test_a_loop_checks_its_timesteps_once_and_computes_alpha_bar_once(sampler):
+    watched = {"check_t": check_t, "check_timestep_sequence": check_timestep_sequence}
+    watched["alpha_bar"] = Schedule.__dict__["alpha_bar"].func  # the cumulative product's code
+
+    def run(num_steps: int) -> dict[str, int]:
+        eps_fn = lambda x_t, t: torch.zeros_like(x_t)
+        sample = lambda: sampler(eps_fn, SHAPE, Schedule.create("cosine", 1000), num_steps, progress=False)
+        return calls(sample, watched)
+
+    few, many = run(2), run(40)
+    assert few == many and many["alpha_bar"] == 1 and many["check_timestep_sequence"] == 1, (few, many)
+    x_t = torch.zeros(SHAPE)
+    one_step = calls(lambda: ddpm_step(x_t, 9, 4, torch.zeros(SHAPE), Schedule.create(), torch.zeros(SHAPE)), watched)
+    assert one_step == {"check_t": 2, "check_timestep_sequence": 0, "alpha_bar": 1}  # t and t_prev, once each

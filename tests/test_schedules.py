@@ -16,7 +16,7 @@ from diffusers import DDPMScheduler
 
 from helpers.models import MLPDenoiser
 from helpers.sampling import predict_x0
-from helpers.schedules import SCHEDULES, Schedule, at, check_t, q_sample, torch_schedule
+from helpers.schedules import SCHEDULES, Schedule, at, check_t, pick, q_sample, torch_schedule
 
 DIFFUSERS_NAME = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 
@@ -90,6 +90,14 @@ def test_at_picks_values_at_t_shaped_to_broadcast_in_the_input_type():
     assert b.shape == () and b.dtype == torch.float64 and b.item() == s.alpha_bar[500]
     c = at(s.alpha_bar, np.array([2, 3]), np.zeros((2, 5)))
     assert isinstance(c, np.ndarray) and c.shape == (2, 1) and c[1, 0] == s.alpha_bar[3]
+
+
+def test_pick_is_at_without_the_checks_and_the_arrays_are_computed_once():
+    s = Schedule.create("cosine", 1000)
+    x_t, t = torch.zeros(3, 1, 2, 2, dtype=torch.float64), np.array([1, 500, 1000])
+    assert torch.equal(pick(s.sqrt_alpha_bar, t, x_t), at(s.sqrt_alpha_bar, t, x_t))
+    assert s.alpha_bar is s.alpha_bar and s.sqrt_one_minus_alpha_bar is s.sqrt_one_minus_alpha_bar  # cached
+    np.testing.assert_array_equal(s.alpha_bar, np.cumprod(1.0 - s.beta))
 
 
 def test_torch_schedule_holds_the_same_arrays_as_float32():

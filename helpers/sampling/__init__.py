@@ -35,6 +35,8 @@ from helpers.sampling.loops import Loop, Trajectory, batch_t, ddim_sample, ddpm_
 from helpers.sampling.steps import (  # noqa: F401
     EpsFn,
     Timestep,
+    check_eps,
+    check_eta,
     clip_consistent_eps,
     clip_consistent_eps_fn,
     clip_x0,
@@ -45,5 +47,7 @@ from helpers.sampling.steps import (  # noqa: F401
     eps_from_x0,
     posterior_mean_variance,
     predict_x0,
+    solve_eps,
+    solve_x0,
 )
 from helpers.sampling.timesteps import SPACINGS, check_timestep_sequence, make_timesteps, timestep_pairs  # noqa: F401

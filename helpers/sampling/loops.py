@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from helpers.sampling.steps import EpsFn, check_eps, ddim_step, ddpm_step
+from helpers.sampling.steps import EpsFn, _ddim_step, _ddpm_step, check_eps, check_eta
 from helpers.sampling.timesteps import check_timestep_sequence, make_timesteps, timestep_pairs
 from helpers.schedules import Schedule
 
@@ -60,9 +60,11 @@ class Loop:
         cls, shape, schedule: Schedule, num_steps: int | None, timesteps: Sequence[int] | None, spacing: str, **kwargs
     ) -> "Loop":
         """The loop over an explicit list of timesteps, or num_steps of them (default T) spaced by ``spacing``."""
-        if timesteps is None:  # an explicit list of timesteps overrides num_steps and spacing
+        if timesteps is None:  # make_timesteps checks what it makes
             timesteps = make_timesteps(schedule.T, schedule.T if num_steps is None else num_steps, spacing)
-        return cls(tuple(shape), check_timestep_sequence(timesteps, schedule.T), **kwargs)
+        else:  # an explicit list of timesteps overrides num_steps and spacing
+            timesteps = check_timestep_sequence(timesteps, schedule.T)
+        return cls(tuple(shape), timesteps, **kwargs)
 
     def start(self) -> Tensor:
         """x_T ~ N(0, I) drawn from the generator, or the given x_T, on the loop's device."""
@@ -82,6 +84,8 @@ def run_loop(
     eps_fn: EpsFn, step: Callable[..., Tensor], noisy: Callable[[int], bool], loop: Loop
 ) -> Tensor | tuple[Tensor, Trajectory]:
     """The loop shared by both samplers: from x_T, one ``step(x_t, t, t_prev, eps, noise)`` per (t, t_prev).
+
+    ``loop.timesteps`` were checked once, when the Loop was made; ``step`` checks nothing again.
 
     Derived in notebooks/04_sampling.ipynb §2.
     """
@@ -119,7 +123,7 @@ def ddpm_sample(
 
     Derived in notebooks/04_sampling.ipynb §2.
     """
-    step = lambda x_t, t, t_prev, eps, noise: ddpm_step(x_t, t, t_prev, eps, schedule, noise, clip)
+    step = lambda x_t, t, t_prev, eps, noise: _ddpm_step(x_t, t, t_prev, eps, schedule, noise, clip)  # t checked below
     loop = Loop.make(
         shape,
         schedule,
@@ -160,9 +164,8 @@ def ddim_sample(
 
     Derived in notebooks/04_sampling.ipynb §3.
     """
-    if not 0.0 <= eta <= 1.0:
-        raise ValueError(f"eta must be in [0, 1] (0: deterministic DDIM, 1: DDPM's variance), got {eta}.")
-    step = lambda x_t, t, t_prev, eps, noise: ddim_step(x_t, t, t_prev, eps, schedule, eta, noise, clip)
+    check_eta(eta)
+    step = lambda x_t, t, t_prev, eps, noise: _ddim_step(x_t, t, t_prev, eps, schedule, eta, noise, clip)
     loop = Loop.make(
         shape,
         schedule,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from helpers.guidance import cfg_eps
+from helpers.sampling.steps import solve_eps
 
 
 def toy_eps(x_t: torch.Tensor, alpha_bar: float, means: tuple[float, ...], std: float) -> torch.Tensor:
@@ -22,7 +23,7 @@ def toy_eps(x_t: torch.Tensor, alpha_bar: float, means: tuple[float, ...], std: 
     m = torch.tensor(means, dtype=x_t.dtype)[:, None]  # (K, 1)
     weights = torch.softmax(-((x_t - alpha_bar**0.5 * m) ** 2) / (2 * v), dim=0)  # (K, N), equal priors
     x0_hat = (weights * (m + alpha_bar**0.5 * std**2 * (x_t - alpha_bar**0.5 * m) / v)).sum(0)  # (N,)
-    return (x_t - alpha_bar**0.5 * x0_hat) / (1 - alpha_bar) ** 0.5
+    return solve_eps(x_t, x0_hat, alpha_bar**0.5, (1 - alpha_bar) ** 0.5)  # eq. 4 solved for eps
 
 
 def toy_sample(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,3 +235,20 @@ def formula_homes(modules: dict[str, Path]) -> dict[str, list[str]]:
             code = ast.unparse(node)
             homes.update({f.name: homes[f.name] + [place] for f in FORMULAS if f.found(node, code)})
     return homes
+
+
+def calls(run: Callable[[], object], functions: dict[str, Callable]) -> dict[str, int]:
+    """How many times each function's code runs while ``run()`` runs (Python functions; counted by sys.setprofile)."""
+    codes, counts = {f.__code__: name for name, f in functions.items()}, Counter()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            counts[codes[frame.f_code]] += 1
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(previous)
+    return {name: counts[name] for name in functions}
