@@ -1,8 +1,11 @@
-"""The structure of the helpers package: no import circles, teacher tools apart, one home per formula, small pieces.
+"""The helpers package's structure: no import circles, lesson order, teacher tools apart, one home per formula, sizes.
 
 Concept modules (the lessons' own code) may import each other and third-party libraries, never
-helpers.teach; helpers.teach may import anything. Every public function and class of a concept
-module names the lesson section that derives it, and that section exists.
+helpers.teach; helpers.teach may import anything. A concept module's lesson is the earliest
+"Derived in notebooks/NN_..." line in its docstrings: it imports nothing of a later lesson, and a
+package holds no module of a later lesson than its own. Every public function and class of a
+concept module names the lesson section that derives it, and that section exists.
+``python -m benchmarks.structure`` prints the same figures (helpers.teach.structure computes them).
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from helpers.paths import ROOT
+from helpers.teach import structure
 from helpers.teach.notebooks import committed_notebooks, lessons
 
-PACKAGE = ROOT / "helpers"
 TEACHER_LIBRARIES = {"nbgrader", "nbclient", "jupyter_client", "nbconvert", "nbformat", "traitlets", "playwright"}
 # Learner tools: used by notebooks, not derived in a lesson (they carry no "Derived in" line).
 LEARNER_TOOLS = {
@@ -31,54 +34,59 @@ LEARNER_TOOLS = {
     "helpers",
     "helpers.sd",
 }
-MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 40  # a function's body, docstring included
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 40  # a function from its ``def`` line to its last, signature included
 
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES = structure.package_modules()
 CONCEPTS = {n: p for n, p in MODULES.items() if not n.startswith("helpers.teach") and n not in LEARNER_TOOLS}
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
-    """(module, at top level?) for every import in a file, with relative imports resolved."""
-    found = []
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    top = {id(n) for n in tree.body}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(a.name, id(node) in top) for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.append((node.module, id(node) in top))
-            found += [
-                (f"{node.module}.{a.name}", id(node) in top) for a in node.names if f"{node.module}.{a.name}" in MODULES
-            ]
-    return found
-
-
-def graph() -> dict[str, set[str]]:
-    return {name: {m for m, _ in imports(path) if m in MODULES and m != name} for name, path in MODULES.items()}
+    return structure.imports(path, MODULES)
 
 
 def test_no_import_circles():
-    edges, order, state = graph(), [], {}
+    circles = structure.cycles(structure.graph(MODULES))
+    assert not circles, f"import circles: {circles}"
 
-    def visit(node: str, trail: list[str]) -> None:
-        if state.get(node) == "done":
-            return
-        assert state.get(node) != "open", f"import circle: {' -> '.join(trail + [node])}"
-        state[node] = "open"
-        for child in sorted(edges[node]):
-            visit(child, trail + [node])
-        state[node] = "done"
-        order.append(node)
 
-    for node in sorted(edges):
-        visit(node, [])
-    assert len(order) == len(MODULES)
+def test_every_concept_module_names_its_lesson():
+    found = structure.concept_lessons(MODULES)
+    assert not set(CONCEPTS) - set(found), f"no 'Derived in notebooks/NN' line: {set(CONCEPTS) - set(found)}"
+    assert found["helpers.schedules"] == 2 and found["helpers.flow"] == 7  # the lines are read
+
+
+def test_no_module_imports_a_later_lesson():
+    breaks = structure.lesson_breaks(MODULES)
+    assert not breaks, "a module imports a later lesson's module:\n" + "\n".join(map(str, breaks))
+
+
+def test_no_package_holds_a_later_lesson():
+    breaks = structure.package_breaks(MODULES)
+    assert not breaks, "a package holds a later lesson's module:\n" + "\n".join(map(str, breaks))
+
+
+def test_the_lesson_order_check_sees_imports_at_the_top_inside_functions_and_re_exports(tmp_path):
+    files = {
+        "helpers.early": '"""Derived in notebooks/03_x.ipynb."""\ndef f():\n    from helpers.late import g\n',
+        "helpers.also_early": '"""Derived in notebooks/04_x.ipynb."""\nfrom helpers.late import g  # noqa: F401\n',
+        "helpers.late": 'def g():\n    """Derived in notebooks/02_x.ipynb §1 and notebooks/07_y.ipynb §2."""\n',
+    }
+    modules = {name: tmp_path / f"{name}.py" for name in files}
+    for name, text in files.items():
+        modules[name].write_text(text)
+    assert [str(b) for b in structure.lesson_breaks(modules)] == []  # late's earliest line says 02
+    modules["helpers.late"].write_text('"""Derived in notebooks/07_y.ipynb."""\ndef g():\n    pass\n')
+    assert [str(b) for b in structure.lesson_breaks(modules)] == [
+        "helpers.also_early (lesson 04) imports at the top helpers.late (lesson 07)",
+        "helpers.early (lesson 03) imports inside a function helpers.late (lesson 07)",
+    ]
+    (tmp_path / "pkg").mkdir()
+    package = {"helpers.pkg": tmp_path / "pkg" / "__init__.py", "helpers.pkg.sub": tmp_path / "pkg" / "sub.py"}
+    package["helpers.pkg"].write_text('"""Derived in notebooks/04_x.ipynb."""\n')
+    package["helpers.pkg.sub"].write_text('"""Derived in notebooks/07_y.ipynb."""\n')
+    assert [str(b) for b in structure.package_breaks(package)] == [
+        "helpers.pkg (lesson 04) holds helpers.pkg.sub (lesson 07)"
+    ]
 
 
 def test_helpers_modules_are_imported_at_the_top_not_lazily_to_dodge_a_circle():
@@ -136,25 +144,17 @@ def test_every_public_function_says_which_lesson_section_derives_it(name):
     assert not missing, f"{name}: no 'Derived in notebooks/NN_x.ipynb §K' line in {missing}"
 
 
-def _python_files() -> list[Path]:
-    return sorted(p for d in ("helpers", "tests", "benchmarks", "scripts") for p in (ROOT / d).rglob("*.py"))
-
-
 def test_files_and_functions_stay_small():
-    long_files, long_functions = [], []
-    for path in _python_files():
-        text = path.read_text(encoding="utf-8")
-        if len(text.splitlines()) > MAX_FILE_LINES:
-            long_files.append(f"{path.relative_to(ROOT)} ({len(text.splitlines())} lines)")
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                length = (
-                    node.end_lineno - node.body[0].lineno + 1
-                )  # the body: a signature laid out one per line is not logic
-                if length > MAX_FUNCTION_LINES:
-                    long_functions.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)")
+    long_files = [f"{f} ({n} lines)" for f, n in structure.file_lengths().items() if n > MAX_FILE_LINES]
+    long_functions = [f"{f} ({n} lines)" for f, n in structure.function_lengths().items() if n > MAX_FUNCTION_LINES]
     assert not long_files, f"files over {MAX_FILE_LINES} lines: {long_files}"
-    assert not long_functions, f"functions over {MAX_FUNCTION_LINES} lines: {long_functions}"
+    assert not long_functions, f"functions over {MAX_FUNCTION_LINES} lines, def to end: {long_functions}"
+
+
+@pytest.mark.parametrize("formula", structure.FORMULAS, ids=lambda f: f.name)
+def test_each_formula_has_one_home(formula):
+    places = structure.formula_homes(MODULES)[formula.name]
+    assert places == [formula.home], f"{formula.name} is written in {places}; only {formula.home} should write it"
 
 
 def test_tests_import_only_the_package_or_tests():

@@ -203,29 +203,31 @@ def collect(
     )
     if not files:
         raise SystemExit(f"no .ipynb files under {source}; is this the right download?")
-    found = []
-    for path in files:
-        sub = Submission(path, name=platform_name(path, module, top))
-        sub.student = slug(sub.name) or "unknown"
-        try:
-            nb = json.loads(path.read_bytes())
-            with warnings.catch_warnings():  # nbformat warns about duplicate cell ids; nbgrader copes with them
-                warnings.simplefilter("ignore")
-                nbformat.validate(nbformat.from_dict(nb))
-        except Exception as error:  # not JSON, or JSON that is not a notebook
-            sub.status = "not a valid notebook"
-            sub.notes.append(f"{type(error).__name__}: {str(error).splitlines()[0][:160]}")
-            found.append(sub)
-            continue
-        if module not in path.name and not (grade_ids(nb) & expected_ids):
-            sub.status = "not this module"
-            sub.notes.append(f"the file name lacks {module!r} and none of its graded cells belong to {module}")
-        elif module not in path.name:
-            sub.notes.append(f"renamed file; recognised as {module} by its graded cells")
-        found.append(sub)
+    found = [_submission(path, module, top, expected_ids) for path in files]
     _unique_ids(found)
     _drop_resubmissions(found)
     return found
+
+
+def _submission(path: Path, module: str, top: Path, expected_ids: set[str]) -> Submission:
+    """One notebook file as a submission: its student, and whether it is a valid notebook of ``module``."""
+    sub = Submission(path, name=platform_name(path, module, top))
+    sub.student = slug(sub.name) or "unknown"
+    try:
+        nb = json.loads(path.read_bytes())
+        with warnings.catch_warnings():  # nbformat warns about duplicate cell ids; nbgrader copes with them
+            warnings.simplefilter("ignore")
+            nbformat.validate(nbformat.from_dict(nb))
+    except Exception as error:  # not JSON, or JSON that is not a notebook
+        sub.status = "not a valid notebook"
+        sub.notes.append(f"{type(error).__name__}: {str(error).splitlines()[0][:160]}")
+        return sub
+    if module not in path.name and not (grade_ids(nb) & expected_ids):
+        sub.status = "not this module"
+        sub.notes.append(f"the file name lacks {module!r} and none of its graded cells belong to {module}")
+    elif module not in path.name:
+        sub.notes.append(f"renamed file; recognised as {module} by its graded cells")
+    return sub
 
 
 def copy_submission(sub: Submission, course: Path, module: str) -> Path:
