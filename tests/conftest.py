@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root, and nbgrader run in a scratch copy of the course."""
+"""Shared fixtures: the repository root, the tiny SD pipeline, and nbgrader run in a scratch copy of the course."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
+from helpers import sd
 from helpers.teach.classroom import nbgrader, scratch_course, warm_caches
 from helpers.teach.notebooks import ROOT, modules
 from helpers.teach.sandbox import sandbox_problem
@@ -18,6 +20,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub lookup fails at once inste
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    """The tiny offline Stable Diffusion pipeline, loaded once per test module and run on one torch thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tiny pipeline's tensors are small; one thread avoids oversubscribing a shared CPU
+    sd.quiet()
+    pipe, _ = sd.load_pipeline(prefer="tiny", progress=False)
+    yield pipe
+    torch.set_num_threads(before)
 
 
 def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

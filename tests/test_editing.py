@@ -44,16 +44,6 @@ def wavy_eps(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x_t) * (0.5 + t.view(-1, *(1,) * (x_t.ndim - 1)) / 1000)
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the tiny pipeline's tensors are small
-    sd.quiet()
-    pipe, _ = sd.load_pipeline(prefer="tiny", progress=False)
-    yield pipe
-    torch.set_num_threads(before)
-
-
 # --- image-to-image -------------------------------------------------------------------------------------
 
 

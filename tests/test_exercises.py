@@ -9,7 +9,7 @@ import re
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from helpers.teach.notebooks import exercise, modules, solution
+from helpers.teach.notebooks import exercise, grade_id, modules, solution
 from helpers.teach.preprocessors import fill_stub, split_marked_line
 
 MODULES = modules()
@@ -17,10 +17,6 @@ MODULES = modules()
 
 def _cells(path):
     return json.loads(path.read_text(encoding="utf-8"))["cells"]
-
-
-def _grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -43,32 +39,30 @@ def test_every_graded_test_cell_has_a_visible_test_and_hidden_tests(module):
     for cell in tests:
         source = "".join(cell["source"])
         visible, _, hidden = source.partition("### BEGIN HIDDEN TESTS")
-        assert "assert" in visible, f"{module}/{_grade_id(cell)}: no visible test before the hidden ones"
-        assert "assert" in hidden and "### END HIDDEN TESTS" in hidden, f"{module}/{_grade_id(cell)}: no hidden tests"
-        assert cell["metadata"]["nbgrader"].get("locked"), f"{module}/{_grade_id(cell)}: test cells must be locked"
+        assert "assert" in visible, f"{module}/{grade_id(cell)}: no visible test before the hidden ones"
+        assert "assert" in hidden and "### END HIDDEN TESTS" in hidden, f"{module}/{grade_id(cell)}: no hidden tests"
+        assert cell["metadata"]["nbgrader"].get("locked"), f"{module}/{grade_id(cell)}: test cells must be locked"
         last = source.rstrip().splitlines()[-1]
         assert last == 'print("✓ passed")', (
-            f'{module}/{_grade_id(cell)}: end the cell with print("✓ passed"), after the hidden tests'
+            f'{module}/{grade_id(cell)}: end the cell with print("✓ passed"), after the hidden tests'
         )
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_each_stub_line_equals_its_solution_line_apart_from_the_blanks(module):
-    student = {_grade_id(c): c for c in _cells(exercise(module)) if _grade_id(c)}
+    student = {grade_id(c): c for c in _cells(exercise(module)) if grade_id(c)}
     checked = 0
     for cell in _cells(solution(module)):
         marked = [split_marked_line(line) for line in "".join(cell["source"]).split("\n")]
         marked = [m for m in marked if m]
         if not marked:
             continue
-        stubs = [line for line in "".join(student[_grade_id(cell)]["source"]).split("\n") if "___" in line]
+        stubs = [line for line in "".join(student[grade_id(cell)]["source"]).split("\n") if "___" in line]
         assert len(stubs) == len(marked), (
-            f"{module}/{_grade_id(cell)}: {len(marked)} marked lines, {len(stubs)} stub lines"
+            f"{module}/{grade_id(cell)}: {len(marked)} marked lines, {len(stubs)} stub lines"
         )
         for (code, answers), stub in zip(marked, stubs):
-            assert fill_stub(stub, answers) == code, (
-                f"{module}/{_grade_id(cell)}: stub {stub!r} does not match {code!r}"
-            )
+            assert fill_stub(stub, answers) == code, f"{module}/{grade_id(cell)}: stub {stub!r} does not match {code!r}"
             checked += 1
     assert checked, f"{module} has no fill-in-the-blank lines"
 
@@ -92,7 +86,7 @@ def test_no_blank_is_answered_by_the_comment_above_it(module):
             marked = split_marked_line(line)
             answers = [re.sub(r"\s+", "", a) for a in marked[1]] if marked else []
             comment = _comment_above(lines, k)
-            dictated += [(_grade_id(cell), a) for a in answers if len(a) >= 3 and a in comment]
+            dictated += [(grade_id(cell), a) for a in answers if len(a) >= 3 and a in comment]
     assert not dictated, f"{module}: the comment above the blank gives its answer: {dictated}"
 
 

@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from builders import noise_pair
 from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
 from sampling_peer import dummy_eps_fn
 
@@ -26,16 +27,11 @@ from helpers.sampling import ddim_sample
 from helpers.schedules import Schedule
 from helpers.training import train
 
-F64 = torch.float64
-
-
-def _pair(shape=(3, 1, 4, 4), seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g, dtype=F64), torch.randn(shape, generator=g, dtype=F64)
+F64, SHAPE = torch.float64, (3, 1, 4, 4)
 
 
 def test_the_path_runs_from_data_to_noise_with_the_velocity_as_its_derivative():
-    x0, eps = _pair()
+    x0, eps = noise_pair(SHAPE, 0, F64)
     assert torch.equal(flow_path(x0, eps, 0.0), x0) and torch.equal(flow_path(x0, eps, 1.0), eps)
     for tau in (0.2, 0.7):
         fd = (flow_path(x0, eps, tau + 1e-6) - flow_path(x0, eps, tau - 1e-6)) / 2e-6
@@ -45,7 +41,7 @@ def test_the_path_runs_from_data_to_noise_with_the_velocity_as_its_derivative():
 
 
 def test_the_path_is_diffusers_scale_noise():
-    x0, eps = _pair()
+    x0, eps = noise_pair(SHAPE, 0, F64)
     fm = FlowMatchEulerDiscreteScheduler()
     fm.set_timesteps(10)
     for i in (0, 3, 7):
@@ -54,7 +50,7 @@ def test_the_path_is_diffusers_scale_noise():
 
 
 def test_euler_flow_steps_equal_flow_match_euler_discrete_scheduler():
-    x, _ = _pair(seed=1)
+    x, _ = noise_pair(SHAPE, 1, F64)
     v_fn = lambda x, tau: torch.sin(3 * x) - tau * x  # a velocity field that depends on x and tau
     fm = FlowMatchEulerDiscreteScheduler()
     fm.set_timesteps(12)
@@ -79,14 +75,14 @@ def test_heun_is_second_order_and_euler_into_zero():
 
 
 def test_a_single_data_point_is_reached_in_one_euler_step():
-    x0, eps = _pair(seed=2)
+    x0, eps = noise_pair(SHAPE, 2, F64)
     v_fn = lambda x, t: (x - x0) / (t.double() / 1000).reshape(-1, 1, 1, 1)  # the exact velocity for one x0
     out, trajectory = flow_sample(v_fn, x0.shape, num_steps=1, x_T=eps, return_trajectory=True)
     assert torch.allclose(out, x0) and torch.allclose(straightness(trajectory), torch.ones(3, dtype=F64))
 
 
 def test_noise_velocity_and_clean_image_convert_into_one_another():
-    x0, eps = _pair(seed=3)
+    x0, eps = noise_pair(SHAPE, 3, F64)
     for tau in (0.1, 0.5, 0.95):
         x_tau = flow_path(x0, eps, tau)
         v = velocity_from_eps(x_tau, tau, eps)

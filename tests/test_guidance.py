@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from builders import noise_pair
 
 from helpers.guidance import cfg_eps, guidance_sweep, guided_eps_fn, guided_samples
 from helpers.models import NULL_CLASS, DigitsUNet
 from helpers.schedules import Schedule
+
+SHAPE = (4, 1, 8, 8)
 
 
 @pytest.fixture(scope="module")
@@ -19,29 +22,24 @@ def model() -> DigitsUNet:
     return net.eval()
 
 
-def _pair(seed: int = 0, shape=(4, 1, 8, 8)) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=g), torch.randn(shape, generator=g)
-
-
 # --- cfg_eps ----------------------------------------------------------------------------------
 
 
 def test_cfg_scale_0_is_uncond_and_scale_1_is_cond():
-    eps_uncond, eps_cond = _pair()
+    eps_uncond, eps_cond = noise_pair(SHAPE)
     assert torch.equal(cfg_eps(eps_uncond, eps_cond, 0.0), eps_uncond)
     torch.testing.assert_close(cfg_eps(eps_uncond, eps_cond, 1.0), eps_cond)
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.5, 1.0, 3.0, 7.5, 20.0])
 def test_cfg_matches_ho_salimans_eq_6(scale):
-    eps_uncond, eps_cond = _pair(1)
+    eps_uncond, eps_cond = noise_pair(SHAPE, 1)
     w = scale - 1.0  # Ho & Salimans' guidance strength
     torch.testing.assert_close(cfg_eps(eps_uncond, eps_cond, scale), (1 + w) * eps_cond - w * eps_uncond)
 
 
 def test_cfg_is_linear_in_the_predictions_and_affine_in_the_scale():
-    (u1, c1), (u2, c2) = _pair(2), _pair(3)
+    (u1, c1), (u2, c2) = noise_pair(SHAPE, 2), noise_pair(SHAPE, 3)
     a, b, s = 0.3, -1.7, 4.0
     torch.testing.assert_close(
         cfg_eps(a * u1 + b * u2, a * c1 + b * c2, s), a * cfg_eps(u1, c1, s) + b * cfg_eps(u2, c2, s)
@@ -59,7 +57,7 @@ def test_cfg_rejects_mismatched_shapes():
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 3.0, 12.0])
 def test_guided_eps_fn_equals_two_separate_forwards(model, scale):
-    x_t, _ = _pair(4)
+    x_t, _ = noise_pair(SHAPE, 4)
     t = torch.tensor([1, 250, 700, 1000])
     y = torch.tensor([0, 3, 7, 9])
     with torch.no_grad():
@@ -71,7 +69,7 @@ def test_guided_eps_fn_equals_two_separate_forwards(model, scale):
 
 
 def test_guided_eps_fn_accepts_one_digit_for_the_whole_batch(model):
-    x_t, _ = _pair(5)
+    x_t, _ = noise_pair(SHAPE, 5)
     t = torch.full((4,), 500)
     with torch.no_grad():
         torch.testing.assert_close(
@@ -93,7 +91,7 @@ def test_guided_samples_share_x_T_across_scales(model):
 
 
 def test_guided_eps_fn_takes_one_scale_per_row(model):
-    x_t, _ = _pair(6)
+    x_t, _ = noise_pair(SHAPE, 6)
     t, y = torch.full((4,), 300), torch.tensor([1, 1, 4, 4])
     scales = torch.tensor([0.0, 2.0, 5.0, 20.0])
     with torch.no_grad():

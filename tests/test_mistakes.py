@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from helpers.teach.notebooks import solution
+from helpers.teach.notebooks import grade_id, solution
 
 
 @dataclass(frozen=True)
@@ -144,14 +144,10 @@ MISTAKES = [
 ]
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def with_mistake(mistake: Mistake) -> nbformat.NotebookNode:
     """The solution with the mistake written into its cell (tests/graded_fixture.py grades it with nbgrader)."""
     nb = nbformat.read(solution(mistake.module), as_version=4)
-    cell = nb.cells[[_grade_id(c) for c in nb.cells].index(mistake.cell)]
+    cell = nb.cells[[grade_id(c) for c in nb.cells].index(mistake.cell)]
     assert cell.source.count(mistake.right) == 1, f"{mistake}: the right answer is not in the solution exactly once"
     cell.source = cell.source.replace(mistake.right, mistake.wrong)
     return nb
@@ -167,7 +163,7 @@ def test_hidden_tests_catch_the_mistake_and_it_costs_only_its_own_cell(mistake, 
     k = [m for m in MISTAKES if m.module == mistake.module].index(mistake)
     result, full = graded[(mistake.module, f"mistake{k}")], graded[(mistake.module, "full")]
     cells = result.notebook().cells
-    ids = [_grade_id(c) for c in cells]
+    ids = [grade_id(c) for c in cells]
     before = [ids[i] or i for i in range(ids.index(mistake.cell)) if _failed(cells[i])]
     assert not before, f"{mistake.module}: the solution fails before the mistake, in {before}"
     assert result.cells[mistake.test] < full.cells[mistake.test], f"{mistake.test} passed with {mistake.wrong!r}"

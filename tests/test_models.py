@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from builders import small_mlp
 from diffusers.models.embeddings import get_timestep_embedding
 
 from helpers.models import (
@@ -27,11 +28,6 @@ from helpers.pretrained import (
 )
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and immune to a busy neighbour
-
-
-def _mlp() -> MLPDenoiser:
-    torch.manual_seed(0)
-    return MLPDenoiser(hidden=64, depth=2, T=100)
 
 
 def test_sinusoidal_embedding_matches_diffusers():
@@ -115,7 +111,7 @@ def test_build_model_from_a_typed_config_or_its_dict(make):
         model.config.T = 7
 
 
-@pytest.mark.parametrize("make", [_mlp, lambda: DigitsUNet(channels=16, T=1000)])
+@pytest.mark.parametrize("make", [small_mlp, lambda: DigitsUNet(channels=16, T=1000)])
 def test_safetensors_round_trip_reproduces_outputs_exactly(make, tmp_path):
     torch.manual_seed(0)
     model = make().eval()

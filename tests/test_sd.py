@@ -23,12 +23,6 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    pipe, report = sd.load_pipeline(prefer="tiny", progress=False)
-    return pipe
-
-
 # --- the configurations --------------------------------------------------------------------------------
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from builders import small_mlp
 
 from helpers.data import digits_split, two_moons
-from helpers.models import NULL_CLASS, DigitsUNet, MLPDenoiser
+from helpers.models import NULL_CLASS, DigitsUNet
 from helpers.schedules import Schedule
 from helpers.training import diffusion_loss, drop_labels, train, x0_loss
 
@@ -61,15 +62,10 @@ def test_label_dropout_replaces_labels_by_null_class():
     assert 0.45 < dropped.float().mean() < 0.55 and torch.equal(half[~dropped], y[~dropped])
 
 
-def _mlp() -> MLPDenoiser:
-    torch.manual_seed(0)
-    return MLPDenoiser(hidden=64, depth=2, T=100)
-
-
 @pytest.mark.parametrize("loss", [diffusion_loss, x0_loss])
 def test_training_loss_falls_and_is_reproducible(loss):
     x0, sched = two_moons(1000), Schedule.create("cosine", 100)
-    model_a, model_b = _mlp(), _mlp()
+    model_a, model_b = small_mlp(), small_mlp()
     hist_a = train(model_a, x0, sched, steps=300, loss=loss, seed=1, progress=False)
     hist_b = train(model_b, x0, sched, steps=300, loss=loss, seed=1, progress=False)
     assert type(hist_a) is list and len(hist_a) == 300 and all(type(v) is float for v in hist_a)
@@ -79,12 +75,12 @@ def test_training_loss_falls_and_is_reproducible(loss):
 
 
 def test_training_budget_in_seconds_stops_the_loop():
-    model, x0, sched = _mlp(), two_moons(200), Schedule.create("cosine", 100)
+    model, x0, sched = small_mlp(), two_moons(200), Schedule.create("cosine", 100)
     start = __import__("time").perf_counter()
     hist = train(model, x0, sched, steps=None, max_seconds=0.3, progress=False)
     elapsed = __import__("time").perf_counter() - start
     assert 0 < len(hist) < 1_000_000 and elapsed < 5, (len(hist), elapsed)  # ran, and stopped at the budget
-    capped = train(_mlp(), x0, sched, steps=10**9, max_seconds=0.2, progress=False)  # the time cap wins over steps
+    capped = train(small_mlp(), x0, sched, steps=10**9, max_seconds=0.2, progress=False)  # the time cap wins over steps
     assert len(capped) < 10**9
     with pytest.raises(ValueError, match="budget"):
         train(model, x0, sched, steps=None, max_seconds=None)
@@ -97,7 +93,7 @@ def test_keyboard_interrupt_keeps_the_weights_trained_so_far():
         if step == 5:
             raise KeyboardInterrupt
 
-    model, reference = _mlp(), _mlp()
+    model, reference = small_mlp(), small_mlp()
     start = _params(model)
     hist = train(model, x0, sched, steps=1000, seed=2, progress=True, callback=interrupt_at_5)
     train(reference, x0, sched, steps=5, seed=2, progress=False)

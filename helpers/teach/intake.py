@@ -22,6 +22,8 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from helpers.teach.notebooks import grade_id
+
 # Platform words, removed only as whole tokens: "late" goes from "doejane_LATE_1", not from "Plateau".
 NOISE_TOKENS = {"late", "assignsubmission", "file", "onlinetext", "submission"}
 NOISE_PREFIXES = (("copy", "of"),)
@@ -83,7 +85,7 @@ def student_from_name(path: Path, module: str, top: Path) -> str:
 
 def grade_ids(nb: dict) -> set[str]:
     """The nbgrader grade ids of a notebook's cells."""
-    return {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])} - {None}
+    return {grade_id(c) for c in nb.get("cells", [])} - {None}
 
 
 class ArchiveRefused(ValueError):

@@ -39,6 +39,11 @@ def exercise(module: str, root: Path = ROOT) -> Path:
     return root / "exercises" / module / f"{module}.ipynb"
 
 
+def grade_id(cell: dict) -> str | None:
+    """The nbgrader grade id of a notebook cell (a dict or a NotebookNode), or None for an ungraded cell."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
 def kernel_env() -> dict[str, str]:
     """The environment for kernels and nbgrader: this Python's scripts first on PATH, hub lookups offline."""
     env = dict(os.environ)

@@ -24,17 +24,13 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 
-from helpers.teach.notebooks import modules, solution  # noqa: E402
-
-
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+from helpers.teach.notebooks import grade_id, modules, solution  # noqa: E402
 
 
 def answer_cells(module: str) -> list[str]:
     """The grade ids of the module's graded answer cells (nbgrader solution cells)."""
     nb = nbformat.read(solution(module), as_version=4)
-    return [_grade_id(c) for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    return [grade_id(c) for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
 
 
 def alternatives(module: str) -> dict[str, dict[str, str]]:
@@ -48,11 +44,11 @@ def alternatives(module: str) -> dict[str, dict[str, str]]:
 def notebook(module: str, name: str) -> nbformat.NotebookNode:
     """The solution with the alternative's cells in place of the solution's."""
     nb = copy.deepcopy(nbformat.read(solution(module), as_version=4))
-    cells = {_grade_id(c): c for c in nb.cells}
-    for grade_id, source in alternatives(module)[name].items():
-        cell = cells.get(grade_id)
+    cells = {grade_id(c): c for c in nb.cells}
+    for gid, source in alternatives(module)[name].items():
+        cell = cells.get(gid)
         if cell is None or not cell.metadata["nbgrader"].get("solution"):
-            raise KeyError(f"{module}: {grade_id!r} is not a graded answer cell")
+            raise KeyError(f"{module}: {gid!r} is not a graded answer cell")
         cell.source = source.strip("\n")
     return nb
 
@@ -71,7 +67,7 @@ def _check(module: str) -> int:
         nbformat.write(notebook(module, name), path)
         ran = execute(path, allow_errors=True)
         bad = [
-            f"[{i}] {_grade_id(c)}: {o.get('ename')}: {o.get('evalue', '')[:300]}"
+            f"[{i}] {grade_id(c)}: {o.get('ename')}: {o.get('evalue', '')[:300]}"
             for i, c in enumerate(ran.cells)
             for o in c.get("outputs", [])
             if o.get("output_type") == "error"
