@@ -18,7 +18,7 @@ import pytest
 from alternatives import alternatives, notebook
 from nbgrader.api import Gradebook
 
-from helpers.teach.notebooks import exercise, solution
+from helpers.teach.notebooks import exercise, grade_id, solution
 
 
 def mistakes(module: str) -> list:
@@ -32,13 +32,9 @@ def students(module: str) -> list[str]:
     return ["full", "blank", *alts, *(f"mistake{k}" for k in range(len(mistakes(module))))]
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def with_visible_copy(nb: nbformat.NotebookNode, test: str) -> nbformat.NotebookNode:
     """The notebook with an ungraded copy of ``test``'s visible part right before it (id ending in -visible)."""
-    ids = [_grade_id(c) for c in nb.cells]
+    ids = [grade_id(c) for c in nb.cells]
     at = ids.index(test)
     visible = copy.deepcopy(nb.cells[at])
     visible.source = visible.source.partition("### BEGIN HIDDEN TESTS")[0]
