@@ -10,6 +10,9 @@ none of them executes a graded notebook again.
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,9 @@ import pytest
 from alternatives import alternatives, notebook
 from nbgrader.api import Gradebook
 
-from helpers.teach.notebooks import exercise, grade_id, solution
+from helpers.teach.notebooks import exercise, grade_id, modules, solution
+
+JOBS = os.cpu_count() or 1  # the grading kernels are pinned to one thread (helpers.teach.sandbox.FIXED_THREADS)
 
 
 def mistakes(module: str) -> list:
@@ -68,35 +73,43 @@ class Graded:
 
 
 class GradedCourse:
-    """{(module, student): Graded}; a module is autograded, all its students at once, the first time it is read,
-    so its time counts against that one test (a pytest timeout there catches a hang, not a slow machine)."""
+    """{(module, student): Graded}. On first read every module is queued for autograding, ``JOBS`` modules at once
+    (each in its own gradebook, as the grading kernels run on one thread each); a read waits for its own module,
+    never for the whole course, so a pytest timeout there catches a hang, not a slow machine."""
 
     def __init__(self, course: Path) -> None:
-        self.course, self.results = course, {}
+        self.course, self.futures = course, {}
+        self.pool = ThreadPoolExecutor(max_workers=JOBS)
 
     def __getitem__(self, key: tuple[str, str]) -> Graded:
-        module = key[0]
-        if key not in self.results:
-            self._grade(module)
-        return self.results[key]
+        if not self.futures:  # the module asked for first, then the rest in course order
+            first = key[0]
+            self.futures = {m: self.pool.submit(self._grade, m) for m in [first, *(m for m in modules() if m != first)]}
+        return self.futures[key[0]].result()[key]
 
-    def _grade(self, module: str) -> None:
+    def _grade(self, module: str) -> dict[tuple[str, str], Graded]:
         from conftest import run_nbgrader
 
         for student in students(module):
             dest = self.course / "submitted" / student / module
             dest.mkdir(parents=True, exist_ok=True)
             nbformat.write(submission(module, student), dest / f"{module}.ipynb")
-        run_nbgrader(["autograde", module, "--force"], cwd=self.course)
-        with Gradebook(f"sqlite:///{self.course / 'gradebook.db'}") as gb:
+        db = self.course / f"gradebook-{module}.db"  # SQLite takes one writer at a time: a gradebook per module
+        shutil.copyfile(self.course / "gradebook.db", db)
+        run_nbgrader(["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}"], cwd=self.course)
+        results = {}
+        with Gradebook(f"sqlite:///{db}") as gb:
             for s in students(module):
                 sub = gb.find_submission_notebook(module, module, s)
                 cells = {g.name: g.score for g in sub.grades if g.cell_type == "code"}
                 path = self.course / "autograded" / s / module / f"{module}.ipynb"
-                self.results[(module, s)] = Graded(sub.score, sub.max_score, cells, path)
+                results[(module, s)] = Graded(sub.score, sub.max_score, cells, path)
+        return results
 
 
 @pytest.fixture(scope="session")
-def graded(course_copy) -> GradedCourse:
-    """Every graded notebook of the course, autograded once per session, module by module on first use."""
-    return GradedCourse(course_copy)
+def graded(course_copy):
+    """Every graded notebook of the course, autograded once per session, from the first read on."""
+    course = GradedCourse(course_copy)
+    yield course
+    course.pool.shutdown(cancel_futures=True)

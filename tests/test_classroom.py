@@ -6,13 +6,15 @@ The class is graded once per session by tests/classroom_fixture.py.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from classroom_fixture import MODULE, SECRET, feedback, full_marks, knowledge_check_points, needs_sandbox, outputs
 
 from helpers.teach.attacks import ON_WRONG_LETTERS, SANDBOX_ATTACKS, SURVIVING, TAMPERING
-from helpers.teach.honest import HABITS
+from helpers.teach.honest import HABITS, honest_cases, learner_of
+from helpers.teach.notebooks import solution
 
 pytestmark = needs_sandbox
 
@@ -129,6 +131,14 @@ def test_honest_submissions_keep_full_marks_unflagged(case, hostile):
     sub = hostile["subs"][case]
     assert sub.status == "graded" and sub.score == full_marks(hostile) > 0, (case, sub)
     assert not any("set aside" in n for n in sub.notes), (case, sub.notes)
+
+
+def test_each_habit_is_in_its_learners_notebook_and_the_warning_filter_hides_no_warning():
+    cases = honest_cases(json.loads(solution(MODULE).read_text(encoding="utf-8")))
+    for habit, code in HABITS.items():
+        cells = [c["source"] for c in cases[f"habit: {habit}"]["cells"]]
+        assert cells.count(code) == 1, habit
+    assert learner_of("warning filter") != learner_of("a warning raised")
 
 
 def test_the_honest_class_covers_the_everyday_habits():

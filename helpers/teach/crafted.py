@@ -177,8 +177,10 @@ def craft_class(module: str, dest: Path, targets: Targets | None = None) -> dict
     for k, (case, code) in enumerate(SURVIVING.items()):
         cases[f"surviving: {case}"] = (f"survivor_{1401 + k}_{name}", _with_cell(ex, code))
     if module.startswith("01"):
-        for k, (case, nb) in enumerate(honest_cases(sol).items()):
-            cases[case] = (f"honest_{1501 + k}_{name}", nb)
+        files = {}  # one file per honest learner: habits that share a notebook share its file
+        for case, nb in honest_cases(sol).items():
+            files.setdefault(id(nb), f"honest_{1501 + len(files)}_{name}")
+            cases[case] = (files[id(nb)], nb)
     cases["honest helper code"] = (
         f"honest_1301_{name}",
         _with_cell(

@@ -108,10 +108,25 @@ def _extra_cells(sol: dict) -> dict:
     return nb
 
 
+# The habits share notebooks, as they do in a learner's own: each group is one learner's notebook, its habits in
+# HABITS order, one cell each. A warning raised and the filter that would hide it sit in different learners.
+LEARNERS = 4
+
+
+def learner_of(habit: str) -> int:
+    """Which of the LEARNERS notebooks holds ``habit`` (round-robin over HABITS)."""
+    return list(HABITS).index(habit) % LEARNERS
+
+
 def honest_cases(sol: dict) -> dict[str, dict]:
-    """{case: notebook}: every habit in its own copy of module 01's solution ``sol``."""
+    """{case: notebook} for module 01's solution ``sol``: every habit, in its learner's copy (cases of one learner
+    share one notebook), and two structural habits in copies of their own."""
     at = _after_setup(sol)
-    cases = {f"habit: {name}": _with(sol, code, at) for name, code in HABITS.items()}
+    notebooks = [sol] * LEARNERS
+    for k, (name, code) in enumerate(HABITS.items()):
+        group = learner_of(name)
+        notebooks[group] = _with(notebooks[group], code, at + k // LEARNERS)
+    cases = {f"habit: {name}": notebooks[learner_of(name)] for name in HABITS}
     cases["habit: variables named like builtins"] = _builtin_names(sol)
     cases["habit: extra cells and markdown notes"] = _extra_cells(sol)
     return cases
