@@ -1,8 +1,10 @@
-"""Save and load model weights, and the packaged digits U-Net (helpers/weights/digits_unet.safetensors).
+"""Save and load model weights, and the digits U-Nets packaged with the course (helpers/weights/).
 
 ``load_pretrained()`` is the model the digits lessons (Modules 03-05, 07, 08) load; ``pretrained_metadata()`` says
-how it was trained. ``python scripts/train_pretrained.py`` made it: that script holds the training
-and the evaluation, and its docstring the recipe and the measured numbers.
+how it was trained. ``load_pretrained(name)`` loads the others in ``PACKAGED``: the same recipe trained as a
+flow (Module 07), and the one-minute recipe of Module 03 run to its full 1,500 steps for each target
+(Module 03 §5). ``python scripts/train_pretrained.py --model NAME`` made each: that script holds the
+training and the evaluation, and its docstring the recipes and the measured numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from torch import nn
 
 from helpers.models import DigitsUNet, build_model, config_to_dict
 
-PRETRAINED_FILE = "digits_unet.safetensors"
+PACKAGED = {  # name: file in helpers/weights/
+    "eps": "digits_unet.safetensors",  # the course's digits model, predicting the noise
+    "flow": "digits_flow_unet.safetensors",  # the same recipe, predicting the velocity (Module 07)
+    "one-minute-eps": "digits_unet_one_minute_eps.safetensors",  # Module 03's ONE_MINUTE recipe, all 1,500 steps
+    "one-minute-x0": "digits_unet_one_minute_x0.safetensors",  # ... the same run predicting the clean image
+}
 
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
@@ -55,33 +62,36 @@ def load_weights(path: str | Path) -> nn.Module:
     return model.eval()
 
 
-def pretrained_path() -> Traversable:
-    """The packaged weights of the class-conditional digits U-Net, found with importlib.resources.
+def pretrained_path(name: str = "eps") -> Traversable:
+    """The packaged weights of a class-conditional digits U-Net (a name in PACKAGED), found with importlib.resources.
 
     Derived in notebooks/04_sampling.ipynb §0.
     """
+    if name not in PACKAGED:
+        raise ValueError(f"no packaged model named {name!r}; the course packages {', '.join(map(repr, PACKAGED))}.")
     try:
         root = resources.files("helpers")
     except (NotADirectoryError, TypeError):  # helpers as a namespace package under an editable install
         root = Path(__file__).resolve().parent
-    return root / "weights" / PRETRAINED_FILE
+    return root / "weights" / PACKAGED[name]
 
 
-def pretrained_metadata() -> dict[str, Any]:
-    """How the packaged U-Net was trained: config, schedule, T, p_uncond, steps, seed (see scripts/train_pretrained.py).
+def pretrained_metadata(name: str = "eps") -> dict[str, Any]:
+    """How a packaged U-Net was trained: config, schedule, T, target, steps, seed... (see scripts/train_pretrained.py).
 
     Derived in notebooks/04_sampling.ipynb §0.
     """
-    with resources.as_file(pretrained_path()) as path:
+    with resources.as_file(pretrained_path(name)) as path:
         return read_metadata(path)
 
 
-def load_pretrained() -> DigitsUNet:
-    """The class-conditional digits U-Net trained by scripts/train_pretrained.py, in eval mode (eps prediction).
+def load_pretrained(name: str = "eps") -> DigitsUNet:
+    """A class-conditional digits U-Net trained by scripts/train_pretrained.py, in eval mode.
 
+    ``name`` is one of PACKAGED: by default the course's noise predictor.
     Derived in notebooks/04_sampling.ipynb §0.
     """
-    with resources.as_file(pretrained_path()) as path:
+    with resources.as_file(pretrained_path(name)) as path:
         return load_weights(path)
 
 
@@ -89,15 +99,16 @@ def load_pretrained() -> DigitsUNet:
 SCHEDULE, T, P_UNCOND, STEPS, BATCH, LR, SEED, EMA_DECAY = "cosine", 1000, 0.15, 5000, 128, 2e-3, 0, 0.999
 
 
-def recipe(steps: int) -> dict[str, Any]:
+def recipe(steps: int, target: str = "eps", **changes: Any) -> dict[str, Any]:
     """The metadata stored beside the weights: enough to rebuild the schedule and repeat the run.
 
+    The packaged recipe's values, with ``target`` and any ``changes`` (the one-minute models' lr, EMA...).
     Derived in notebooks/04_sampling.ipynb §0.
     """
     return {
         "schedule": SCHEDULE,
         "T": T,
-        "target": "eps",
+        "target": target,
         "p_uncond": P_UNCOND,
         "steps": steps,
         "batch_size": BATCH,
@@ -106,4 +117,5 @@ def recipe(steps: int) -> dict[str, Any]:
         "ema_decay": EMA_DECAY,
         "data": "helpers.data.digits_split() training part",
         "script": "scripts/train_pretrained.py",
+        **changes,
     }

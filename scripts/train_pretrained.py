@@ -1,39 +1,56 @@
-"""Train the packaged digits U-Net (helpers/weights/digits_unet.safetensors), save it, and evaluate it.
+"""Train a packaged digits U-Net (helpers/weights/, helpers.pretrained.PACKAGED), save it, and evaluate it.
 
-Reproduce it from the repository root (10.0 minutes of training plus about 40 s of evaluation
-on one thread of a 2-core CPU that another job shared; the same torch version and thread count
-give the same weights, and ``--threads 2`` is faster on an idle machine but rounds differently):
+Reproduce them from the repository root (the same torch version and thread count give the same weights;
+``--threads 2`` is faster on an idle machine but rounds differently):
 
-    python scripts/train_pretrained.py              # train, save, evaluate
-    python scripts/train_pretrained.py --eval-only  # re-evaluate the committed file
+    python scripts/train_pretrained.py                        # the course's model (eps), then evaluate
+    python scripts/train_pretrained.py --model flow           # the same recipe trained as a flow (Module 07)
+    python scripts/train_pretrained.py --model one-minute-x0  # Module 03's one-minute run, predicting x0
+    python scripts/train_pretrained.py --eval-only            # re-evaluate a committed file
 
-Recipe: DigitsUNet(channels=32, emb_dim=64, conditional=True, T=1000), 177,697 parameters;
-cosine schedule (Nichol & Dhariwal 2021), T = 1000; eps prediction with the simple loss
-(Ho et al. 2020, Algorithm 1); label dropout p_uncond = 0.15 to NULL_CLASS for
-classifier-free guidance (Ho & Salimans 2022); Adam lr 2e-3, batch 128, 5,000 steps, seed 0,
-on the training split of helpers.data.digits_split() only (held-out digits stay unseen for
-the metrics). The file stores an exponential moving average of the weights (decay 0.999),
-as DDPM does; its metadata is helpers.pretrained.recipe(). Afterwards the script samples 500
-digits (50 per class) with the course's DDIM sampler (helpers.guidance.guided_samples: Song et
-al. 2021, eta = 0, eps consistent with the clipped x0) and prints their class accuracy and
-Fréchet distance next to the real-vs-real baseline.
+"eps" (digits_unet.safetensors, 10.0 minutes of training plus about 40 s of evaluation on one thread of
+a 2-core CPU that another job shared): DigitsUNet(channels=32, emb_dim=64, conditional=True, T=1000),
+177,697 parameters; cosine schedule (Nichol & Dhariwal 2021), T = 1000; eps prediction with the simple
+loss (Ho et al. 2020, Algorithm 1); label dropout p_uncond = 0.15 to NULL_CLASS for classifier-free
+guidance (Ho & Salimans 2022); Adam lr 2e-3, batch 128, 5,000 steps, seed 0, on the training split
+of helpers.data.digits_split() only (held-out digits stay unseen for the metrics). The file stores an
+exponential moving average of the weights (decay 0.999), as DDPM does; its metadata is
+helpers.pretrained.recipe().
 
-Measured for the committed file (500 samples, 50 DDIM steps, helpers.metrics):
-    guidance 1 (conditional, unguided): class accuracy 0.930, Fréchet distance 3.55
-    guidance 3:                         class accuracy 1.000, Fréchet distance 14.08
-    real-vs-real baseline (500 held-out vs 500 training digits): Fréchet distance 4.79
+"flow": the same recipe, seed and batches with helpers.flow.flow_loss (the velocity eps - x0 on the
+straight path, Module 07) in place of the simple loss.
+
+"one-minute-eps" and "one-minute-x0": helpers.training.ONE_MINUTE (Module 03 §4: 1,500 steps, lr 4e-3,
+EMA 0.995, no label dropout) without its 60-second guard, so that both run all 1,500 steps, with the
+simple loss and with helpers.training.x0_loss; Module 03 §5 compares them.
+
+Each noise or image predictor is evaluated on 500 digits (50 per class) from the course's DDIM sampler
+(helpers.guidance.guided_samples: Song et al. 2021, eta = 0, eps consistent with the clipped x0); the
+flow on 500 digits from 50 Euler steps (helpers.flow.flow_sample); the script prints their class
+accuracy and Fréchet distance next to the real-vs-real baseline.
+
+Measured for the committed files (500 samples, 50 steps, helpers.metrics; real-vs-real baseline,
+500 held-out vs 500 training digits: Fréchet distance 4.79):
+
+    model           training (1 thread, 2 busy cores)   guidance 1: accuracy, FD   guidance 3: accuracy, FD
+    eps             5,000 steps, 10.0 min                0.930, 3.55                1.000, 14.08
+    flow            5,000 steps, 7.1 min                 0.980, 3.62 (Euler)        -
+    one-minute-eps  1,500 steps, 1.7 min                 0.952, 4.90                1.000, 33.98
+    one-minute-x0   1,500 steps, 1.8 min                 0.988, 4.98                1.000, 39.55
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from helpers.data import digits_split
 from helpers.device import setup_torch
+from helpers.flow import flow_loss, flow_sample
 from helpers.guidance import guided_samples
 from helpers.metrics import class_accuracy, digits_frechet_distance, real_frechet_baseline
 from helpers.models import DigitsUNet, count_parameters
@@ -42,7 +59,7 @@ from helpers.pretrained import (
     EMA_DECAY,
     LR,
     P_UNCOND,
-    PRETRAINED_FILE,
+    PACKAGED,
     SCHEDULE,
     SEED,
     STEPS,
@@ -51,19 +68,27 @@ from helpers.pretrained import (
     recipe,
     save_weights,
 )
+from helpers.sampling import eps_from_x0
 from helpers.schedules import Schedule
-from helpers.training import EMA, train
+from helpers.training import EMA, ONE_MINUTE, diffusion_loss, train, train_recipe, x0_loss
 
-OUT = Path(__file__).resolve().parents[1] / "helpers" / "weights" / PRETRAINED_FILE
+WEIGHTS = Path(__file__).resolve().parents[1] / "helpers" / "weights"
+LOSSES = {"eps": diffusion_loss, "flow": flow_loss, "one-minute-eps": diffusion_loss, "one-minute-x0": x0_loss}
+TARGETS = {"eps": "eps", "flow": "velocity", "one-minute-eps": "eps", "one-minute-x0": "x0"}
 THREADS = 1  # a run's float rounding depends on the thread count; one thread also shares a busy 2-core machine best
 
 
-def evaluate(model: DigitsUNet, schedule: Schedule, n: int = 500) -> None:
-    """Print the class accuracy and Fréchet distance of n guided samples (n / 10 per digit), and the real baseline."""
+def evaluate(model: DigitsUNet, schedule: Schedule, target: str, n: int = 500) -> None:
+    """Print the class accuracy and Fréchet distance of n samples (n / 10 per digit), and the real baseline."""
     y = torch.arange(n) % 10
-    for guidance in (1.0, 3.0):
+    for guidance in (1.0, 3.0) if target != "velocity" else (1.0,):
         start = time.perf_counter()
-        x = guided_samples(model, schedule, y, guidance, num_steps=50, seed=0)  # DDIM, eta 0, clip-consistent eps
+        if target == "velocity":  # 50 Euler steps of the flow, conditional, unguided
+            x_T = torch.randn(n, *model.image_shape, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                x = flow_sample(lambda x_t, t: model(x_t, t, y), x_T.shape, num_steps=50, x_T=x_T)
+        else:  # DDIM, eta 0, clip-consistent eps; an image predictor's x0_hat is turned into eps first
+            x = guided_samples(_as_eps(model, schedule) if target == "x0" else model, schedule, y, guidance, 50, seed=0)
         print(
             f"guidance {guidance}: class accuracy {class_accuracy(x, y):.3f}, "
             f"Fréchet distance {digits_frechet_distance(x):.2f} ({time.perf_counter() - start:.1f} s)"
@@ -73,12 +98,33 @@ def evaluate(model: DigitsUNet, schedule: Schedule, n: int = 500) -> None:
     )
 
 
-def train_pretrained(steps: int = STEPS, seed: int = SEED) -> tuple[DigitsUNet, list[float]]:
-    """Train a DigitsUNet by the recipe above; return its EMA copy (what the file stores) and the loss history.
+class _as_eps(torch.nn.Module):
+    """An image predictor read as a noise predictor through helpers.sampling.eps_from_x0 (Module 03 §5)."""
 
-    The training of notebooks/03_training_objective.ipynb §4, for 5,000 steps instead of a minute.
+    def __init__(self, model: DigitsUNet, schedule: Schedule) -> None:
+        super().__init__()
+        self.model, self.schedule, self.image_shape = model, schedule, model.image_shape
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return eps_from_x0(x_t, t, self.model(x_t, t, y), self.schedule)
+
+
+def train_pretrained(name: str, steps: int = STEPS) -> tuple[DigitsUNet, list[float], dict]:
+    """Train the packaged model ``name`` by its recipe (above); return its EMA copy (what the file stores), the loss
+    history and the file's metadata.
+
+    The training of notebooks/03_training_objective.ipynb §4: for 5,000 steps, or the one-minute recipe in full.
     """
     split, schedule = digits_split(), Schedule.create(SCHEDULE, T)
+    if name.startswith("one-minute"):
+        run = replace(ONE_MINUTE, max_seconds=None, loss=LOSSES[name])
+        model, history = train_recipe(run, split.x_train, split.y_train, schedule, progress=False)
+        changes = {"lr": run.lr, "ema_decay": run.ema_decay, "p_uncond": run.p_uncond, "batch_size": run.batch_size}
+        return (
+            model.eval(),
+            history,
+            recipe(len(history), TARGETS[name], recipe="helpers.training.ONE_MINUTE", **changes),
+        )
     model = DigitsUNet(channels=32, emb_dim=64, conditional=True, T=T)
     ema = EMA(model, EMA_DECAY)
     history = train(
@@ -89,35 +135,38 @@ def train_pretrained(steps: int = STEPS, seed: int = SEED) -> tuple[DigitsUNet, 
         steps=steps,
         batch_size=BATCH,
         lr=LR,
+        loss=LOSSES[name],
         p_uncond=P_UNCOND,
-        seed=seed,
+        seed=SEED,
         callback=lambda step, loss: ema.update(model),
     )
-    return ema.model.eval(), history
+    return ema.model.eval(), history, recipe(len(history), TARGETS[name])
 
 
 def main() -> None:
     """Train, save, evaluate; or only evaluate with --eval-only."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (the committed file used 1)")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--model", choices=list(PACKAGED), default="eps", help="which packaged model (default: eps)")
+    parser.add_argument("--steps", type=int, default=STEPS, help="steps of the eps and flow recipe")
+    parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (the committed files used 1)")
+    parser.add_argument("--out", type=Path, help="where to write (default: the packaged file)")
     parser.add_argument("--eval-only", action="store_true", help="only evaluate the weights in --out")
     args = parser.parse_args()
+    out = args.out or WEIGHTS / PACKAGED[args.model]
     setup_torch(SEED)
     torch.set_num_threads(args.threads)
     if not args.eval_only:
         start = time.perf_counter()
-        model, history = train_pretrained(args.steps)
+        model, history, metadata = train_pretrained(args.model, args.steps)
         print(
-            f"DigitsUNet with {count_parameters(model):,} parameters: trained {len(history)} steps in "
+            f"{args.model}: DigitsUNet with {count_parameters(model):,} parameters: trained {len(history)} steps in "
             f"{(time.perf_counter() - start) / 60:.1f} min on {args.threads} thread(s); "
             f"mean loss of the last 500 steps {sum(history[-500:]) / 500:.4f}"
         )
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        save_weights(model, args.out, recipe(len(history)))
-        print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
-    evaluate(load_weights(args.out), Schedule.create(SCHEDULE, T))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_weights(model, out, metadata)
+        print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    evaluate(load_weights(out), Schedule.create(SCHEDULE, T), TARGETS[args.model])
 
 
 if __name__ == "__main__":

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import torch
 
+from helpers.flow import flow_sample
 from helpers.guidance import guided_samples
 from helpers.metrics import class_accuracy
 from helpers.models import DigitsUNet, config_to_dict
-from helpers.pretrained import load_pretrained, pretrained_metadata, pretrained_path, recipe
+from helpers.pretrained import PACKAGED, load_pretrained, pretrained_metadata, pretrained_path, recipe
 from helpers.schedules import Schedule
+from helpers.training import ONE_MINUTE
 
 torch.set_num_threads(1)
 
@@ -29,3 +34,32 @@ def test_the_file_records_the_recipe_that_made_it():
     meta = pretrained_metadata()
     expected = recipe(meta["steps"])
     assert {k: meta[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("name", [n for n in PACKAGED if n != "eps"])
+def test_every_packaged_model_records_the_recipe_that_made_it(name):
+    meta = pretrained_metadata(name)
+    model = load_pretrained(name)
+    assert isinstance(model, DigitsUNet) and model.conditional and not model.training
+    assert meta["config"] == config_to_dict(model.config)
+    if name == "flow":  # the packaged recipe with the flow's loss: only the target differs from "eps"
+        assert {k: meta[k] for k in recipe(0)} == recipe(meta["steps"], "velocity")
+        assert meta["steps"] == pretrained_metadata()["steps"]
+    else:  # Module 03's one-minute recipe, all of its steps
+        run = dataclasses.replace(ONE_MINUTE, max_seconds=None)
+        changes = {"lr": run.lr, "ema_decay": run.ema_decay, "p_uncond": run.p_uncond, "batch_size": run.batch_size}
+        expected = recipe(run.steps, name.rpartition("-")[2], recipe="helpers.training.ONE_MINUTE", **changes)
+        assert meta == {"config": meta["config"], **expected}
+
+
+def test_the_flow_model_draws_recognisable_digits_with_euler_steps():
+    model, y = load_pretrained("flow"), torch.arange(50) % 10
+    x_T = torch.randn(50, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = flow_sample(lambda x_t, t: model(x_t, t, y), x_T.shape, num_steps=20, x_T=x_T)
+    assert class_accuracy(x, y) >= 0.8  # chance is 0.1
+
+
+def test_an_unknown_model_name_lists_the_packaged_ones():
+    with pytest.raises(ValueError, match="one-minute-x0"):
+        load_pretrained("velocity")
