@@ -77,6 +77,8 @@ def guided_eps_fn(
 ) -> EpsFn:
     """eps_fn(x_t, t) for the samplers: cond and uncond in one batched forward, combined by cfg_eps.
 
+    At scale 1, or when the negative label is the condition itself, it runs the one branch that decides the answer.
+
     ``scale`` is one scale, or one per row. ``negative`` replaces "no class" in the second branch
     with a label to steer away from, as Stable Diffusion's negative prompt replaces the empty prompt
     (negative conditioning, derived in notebooks/08_editing.ipynb §4).
@@ -87,9 +89,14 @@ def guided_eps_fn(
         B = x_t.shape[0]
         labels = _labels(y, B).to(x_t.device)  # (B,)
         away = _labels(negative, B).to(x_t.device)  # (B,), "no class" unless a negative label is given
+        scales = _scales(scale, x_t)
+        if torch.equal(labels, away) or (isinstance(scale, int | float) and scale == 1):
+            # one branch is enough: cfg_eps(e, e, s) = e at any s, and cfg_eps(u, c, 1) = c (as diffusers'
+            # pipelines skip the unconditional batch at guidance_scale <= 1)
+            return model(x_t, t, labels)
         eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, away]))  # (2B, ...)
         eps_cond, eps_uncond = eps.chunk(2)  # (B, ...) each
-        return cfg_eps(eps_uncond, eps_cond, _scales(scale, x_t))
+        return cfg_eps(eps_uncond, eps_cond, scales)
 
     return eps_fn
 

@@ -68,6 +68,22 @@ def test_guided_eps_fn_equals_two_separate_forwards(model, scale):
     torch.testing.assert_close(got, eps_uncond + scale * (eps_cond - eps_uncond), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("y", "scale", "negative", "batches"),
+    [(3, 1.0, NULL_CLASS, [4]), (NULL_CLASS, 7.5, NULL_CLASS, [4]), (5, 2.0, 5, [4]), (3, 2.0, NULL_CLASS, [8])],
+)
+def test_guided_eps_fn_runs_one_branch_when_the_other_cannot_change_the_answer(model, y, scale, negative, batches):
+    seen = []
+    counting = lambda x, t, labels: seen.append(x.shape[0]) or model(x, t, labels)
+    x_t, _ = noise_pair(SHAPE, 4)
+    t = torch.tensor([1, 250, 700, 1000])
+    with torch.no_grad():
+        got = guided_eps_fn(counting, y, scale, negative)(x_t, t)
+        eps_cond, eps_neg = model(x_t, t, torch.full((4,), y)), model(x_t, t, torch.full((4,), negative))
+    assert seen == batches
+    torch.testing.assert_close(got, eps_neg + scale * (eps_cond - eps_neg), atol=1e-5, rtol=1e-5)
+
+
 def test_guided_eps_fn_accepts_one_digit_for_the_whole_batch(model):
     x_t, _ = noise_pair(SHAPE, 5)
     t = torch.full((4,), 500)
