@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +83,21 @@ class GradedCourse:
         self.pool = ThreadPoolExecutor(max_workers=JOBS)
 
     def __getitem__(self, key: tuple[str, str]) -> Graded:
-        if not self.futures:  # the module asked for first, then the rest in course order
-            first = key[0]
-            self.futures = {m: self.pool.submit(self._grade, m) for m in [first, *(m for m in modules() if m != first)]}
+        self.start(first=key[0])
         return self.futures[key[0]].result()[key]
+
+    def start(self, first: str | None = None) -> None:
+        """Queue every module (``first`` at the head, then the course order), unless that was done already."""
+        if not self.futures:
+            self.futures = {m: self.pool.submit(self._grade, m) for m in sorted(modules(), key=lambda m: m != first)}
+
+    def wait(self) -> None:
+        """Until every queued module is graded or has failed (its tests report a failure, not this wait)."""
+        futures.wait(self.futures.values())
+
+    def busy(self) -> bool:
+        """Whether some module is still being graded or waiting for its turn."""
+        return not all(f.done() for f in self.futures.values())
 
     def _grade(self, module: str) -> dict[tuple[str, str], Graded]:
         from conftest import run_nbgrader
