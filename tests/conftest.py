@@ -65,13 +65,5 @@ def course_copy(tmp_path_factory) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session", autouse=True)
-def grading_starts_with_the_session(request):
-    """When any selected test reads the course's autograding, it starts with the session, beside the browser test:
-    its kernels run on one thread each, and the browser's lessons leave cores idle between and inside cells."""
-    if any("graded" in item.fixturenames for item in request.session.items):
-        request.getfixturevalue("graded").start()
-
-
 from classroom_fixture import hostile  # noqa: E402,F401 (the hostile class, graded once per session)
 from graded_fixture import graded  # noqa: E402,F401 (every graded notebook, autograded once per session)

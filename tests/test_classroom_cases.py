@@ -201,7 +201,7 @@ def test_training_inside_graded_work_gives_the_same_notebook_with_any_jobs_and_l
     downloads.mkdir()
     for k in (1, 2):
         (downloads / f"copy{k}_{k}_{module}.ipynb").write_bytes(solution(module).read_bytes())
-    graded.start()
+    graded.start(first=module)
     # the load: the course's own autograding (one kernel per core) if it is still running, else one spinner per core
     spin = [] if graded.busy() else [[sys.executable, "-c", "while True: pass"]] * (os.cpu_count() or 1)
     spinners = [subprocess.Popen(command) for command in spin]
