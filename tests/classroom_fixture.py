@@ -1,6 +1,6 @@
 """The hostile class, graded once per test session: helpers.teach.crafted's every case, from a zip, in the sandbox.
 
-It is graded with two jobs and a fake teacher HOME; the machine's state is hashed before and
+It is graded with three jobs and a fake teacher HOME; the machine's state is hashed before and
 after. tests/test_classroom.py and tests/test_classroom_cases.py read the outcome.
 """
 
@@ -97,7 +97,7 @@ def grade_as_teacher(archive: Path, course: Path, home: Path) -> list:
     saved = {k: os.environ.get(k) for k in ("HOME", "COURSE_TEST_SECRET")}
     os.environ.update(HOME=str(home), COURSE_TEST_SECRET=SECRET)
     try:
-        return grade(MODULE, archive, course, Settings(timeout=10, jobs=2))
+        return grade(MODULE, archive, course, Settings(timeout=10, jobs=3))  # one more job than CI's cores
     finally:
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
