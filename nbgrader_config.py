@@ -4,6 +4,9 @@ solutions/ is nbgrader's source folder and exercises/ its release folder, so
 ``nbgrader generate_assignment 01_toy_signal --force`` rewrites exercises/01_toy_signal/.
 """
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
@@ -34,6 +37,12 @@ from helpers.teach.preprocessors import (
     SandboxedExecute,
     StderrInTestsIsOutput,
 )
+
+# nbgrader makes a new gradebook by running the `alembic` command by name (nbgrader.api.get_alembic_version). Run as
+# `.venv/bin/nbgrader ...` without an activated environment, as the README writes it, that command is not on PATH:
+# put the scripts folder of the Python running nbgrader first, where pip installed alembic beside nbgrader.
+if shutil.which("alembic") is None:
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
 c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
+import pytest
+
+from helpers.teach.jobs import scratch_course
 from helpers.teach.notebooks import ROOT
 
 
@@ -79,3 +85,20 @@ def test_ci_installs_the_debian_packages_the_tests_need():
     for command, package in (("chromium", "chromium"), ("bwrap", "bubblewrap")):
         assert f"command -v {command}" in ci and f"missing+=({package})" in ci, f".ci/run must install {package}"
     assert "COURSE_REQUIRE_SANDBOX=1" in ci and "COURSE_REQUIRE_BROWSER=1" in ci
+
+
+@pytest.mark.timeout(300)
+def test_readme_plain_nbgrader_command_works_without_an_activated_environment(tmp_path):
+    course = scratch_course(tmp_path / "course", ["01_toy_signal"])
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # as a teacher's shell has it: .venv/bin not on PATH
+    nbgrader = Path(sys.executable).parent / "nbgrader"  # the README's `.venv/bin/nbgrader`
+    result = subprocess.run(
+        [str(nbgrader), "generate_assignment", "01_toy_signal", "--force"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (course / "exercises" / "01_toy_signal" / "01_toy_signal.ipynb").is_file()
