@@ -44,8 +44,7 @@ def _tree_digest(root: Path, files: list[Path] | None = None) -> dict[str, str]:
 
     Hashed by a few threads at once (hashlib lets go of the GIL): the virtual environment alone is 56,000 files.
     """
-    paths = files if files is not None else sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
-    paths = [p for p in paths if p.is_symlink() or p.is_file()]
+    paths = [p for p in (files if files is not None else sorted(root.rglob("*"))) if p.is_symlink() or p.is_file()]
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(zip(map(str, paths), pool.map(_file_digest, paths, chunksize=256)))
 
