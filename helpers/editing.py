@@ -6,7 +6,8 @@ changes only where sampling starts or what it keeps:
 - image-to-image (SDEdit, Meng et al. 2022): noise a real image to an intermediate t with
   ``q_sample``, then sample from there; ``strength`` picks the t (diffusers' convention);
 - inpainting: after every step, paste the known pixels back, noised to that step's t
-  (Lugmayr et al. 2022, RePaint, eq. 8), optionally jumping back and forth ("resampling");
+  (Lugmayr et al. 2022, RePaint, eq. 8), optionally jumping back and forth ("resampling"),
+  one step or ``jump`` steps at a time (RePaint §4.2, its jump length j);
 - DDIM inversion (Song et al. 2021, §4.3; Mokady et al. 2023): run deterministic DDIM from
   t = 0 upwards, so that sampling from the result returns the image;
 - interpolation between two x_T with spherical interpolation (Shoemake 1985), which keeps the
@@ -98,6 +99,19 @@ class Inpainted(NamedTuple):
     generated: Tensor  # (B, ...): what the last step produced everywhere, known region included
 
 
+def repaint_blocks(timesteps: list[int], jump: int = 1) -> list[list[tuple[int, int]]]:
+    """The sampler's (t, t_prev) steps cut into runs of ``jump`` steps from t = T down; the last run may be shorter.
+
+    Resampling repeats each run, jumping back from its last t_prev to its first t in between: RePaint's
+    jump length j (Lugmayr et al. 2022, §4.2; diffusers' ``RePaintScheduler.set_timesteps(jump_length=)``).
+    Derived in notebooks/08_editing.ipynb §2.
+    """
+    if jump < 1:
+        raise ValueError(f"jump must be 1 (jump back one step) or more, got {jump}.")
+    pairs = timestep_pairs(timesteps)
+    return [pairs[i : i + jump] for i in range(0, len(pairs), jump)]
+
+
 def inpaint(
     eps_fn: EpsFn,
     x0: Tensor,
@@ -107,30 +121,31 @@ def inpaint(
     resample: int = 1,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    jump: int = 1,
 ) -> Inpainted:
     """Fill the pixels where mask = 1 with DDPM steps, pasting the known pixels back at every step's t.
 
-    ``resample`` = U > 1 repeats each step U times, jumping back with ``renoise`` in between
-    (RePaint, Lugmayr et al. 2022, Algorithm 1); U = 1 is plain replacement.
-    Derived in notebooks/08_editing.ipynb §2.
+    ``resample`` = U > 1 runs each stretch of ``jump`` = j steps U times, jumping back up the stretch
+    with ``renoise`` in between (RePaint, Lugmayr et al. 2022, Algorithm 1 and §4.2); U = 1 is plain
+    replacement, and j = 1 jumps back one step. Derived in notebooks/08_editing.ipynb §2.
     """
     if resample < 1:
         raise ValueError(f"resample must be 1 (no resampling) or more, got {resample}.")
     shape = tuple(x0.shape)
     draw = lambda: randn(shape, generator, x0.device, x0.dtype)
     x_t, generated = draw(), x0
-    for t, t_prev in tqdm(
-        timestep_pairs(make_timesteps(schedule.T, num_steps)), desc="inpainting", disable=not progress
-    ):
-        t_batch = batch_t(t, shape[0], x0.device)  # (B,)
+    blocks = repaint_blocks(make_timesteps(schedule.T, num_steps), jump)
+    for block in tqdm(blocks, desc="inpainting", disable=not progress):
         for u in range(resample):
-            with torch.no_grad():
-                eps = eps_fn(x_t, t_batch)  # (B, ...)
-                check_eps(eps, x_t)
-                generated = _ddpm_step(x_t, t, t_prev, eps, schedule, draw() if t_prev else None)
-            known = q_sample(x0, t_prev, draw(), schedule) if t_prev else x0  # the known pixels, at t_prev's noise
-            x_prev = inpaint_merge(generated, known, mask)
-            x_t = renoise(x_prev, t_prev, t, schedule, draw()) if u < resample - 1 else x_prev
+            for t, t_prev in block:
+                with torch.no_grad():
+                    eps = eps_fn(x_t, batch_t(t, shape[0], x0.device))  # (B, ...)
+                    check_eps(eps, x_t)
+                    generated = _ddpm_step(x_t, t, t_prev, eps, schedule, draw() if t_prev else None)
+                known = q_sample(x0, t_prev, draw(), schedule) if t_prev else x0  # the known pixels at t_prev
+                x_t = inpaint_merge(generated, known, mask)
+            if u < resample - 1:  # back up the whole stretch with the forward process, q(x_top | x_bottom)
+                x_t = renoise(x_t, block[-1][1], block[0][0], schedule, draw())
     return Inpainted(x_t, generated)
 
 

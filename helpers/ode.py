@@ -2,7 +2,7 @@
 
 Derived in notebooks/07_flow_matching.ipynb §1-2. In the coordinates x_bar = x_t / sqrt(alpha_bar_t)
 and sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), deterministic sampling is the ODE
-d x_bar / d sigma = eps(x_t, t) (Song et al. 2021, eq. 14; Karras et al. 2022, eq. 4): DDIM is its
+d x_bar / d sigma = eps(x_t, t) (Song, Meng & Ermon 2021, DDIM, eq. 14; Karras et al. 2022, eq. 4): DDIM is its
 Euler step, Heun's method is second order at two evaluations a step, and DPM-Solver++(2M) (Lu et
 al. 2022) is second order at one, reusing the previous step's evaluation.
 """
@@ -47,11 +47,17 @@ def scheduler_sample(
     num_steps: int,
     generator: torch.Generator | None = None,
     x_T: Tensor | None = None,
+    noise_generator: torch.Generator | None = None,
+    **step_kwargs,
 ) -> tuple[Tensor, int]:
     """x0 (B, ...) from ``scheduler`` (diffusers) driving ``eps_fn`` from x_T ~ N(0, I), and the network evaluations.
 
-    Derived in notebooks/07_flow_matching.ipynb §2.
+    A stochastic scheduler (Euler ancestral, Euler's churn) draws its fresh noise from ``noise_generator``;
+    ``step_kwargs`` go to every ``scheduler.step`` (``s_churn=...``).
+    Derived in notebooks/07_flow_matching.ipynb §2 and §4.
     """
+    if noise_generator is not None:
+        step_kwargs["generator"] = noise_generator
     scheduler.set_timesteps(num_steps)
     x = randn(tuple(shape), generator, torch.device("cpu"), torch.float32) if x_T is None else x_T.clone()
     x = x * scheduler.init_noise_sigma  # Euler and Heun work on x_bar = x_T sqrt(1 + sigma_max^2)
@@ -59,5 +65,5 @@ def scheduler_sample(
         for k in scheduler.timesteps:
             t = batch_t(int(round(float(k))) + 1, shape[0])  # diffusers' k is our t - 1
             eps = eps_fn(scheduler.scale_model_input(x, k), t)
-            x = scheduler.step(eps, k, x).prev_sample
+            x = scheduler.step(eps, k, x, **step_kwargs).prev_sample
     return x, len(scheduler.timesteps)

@@ -24,6 +24,8 @@ from helpers.models import DigitsUNet, build_model, config_to_dict
 PACKAGED = {  # name: file in helpers/weights/
     "eps": "digits_unet.safetensors",  # the course's digits model, predicting the noise
     "flow": "digits_flow_unet.safetensors",  # the same recipe, predicting the velocity (Module 07)
+    "eps-on-flow-path": "digits_unet_eps_on_flow_path.safetensors",  # Module 07: the flow's path, the noise target
+    "v-on-diffusion-path": "digits_unet_v_on_diffusion_path.safetensors",  # Module 07: diffusion's path, v target
     "one-minute-eps": "digits_unet_one_minute_eps.safetensors",  # Module 03's ONE_MINUTE recipe, all 1,500 steps
     "one-minute-x0": "digits_unet_one_minute_x0.safetensors",  # ... the same run predicting the clean image
 }

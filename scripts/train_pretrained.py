@@ -5,6 +5,8 @@ Reproduce them from the repository root (the same torch version and thread count
 
     python scripts/train_pretrained.py                        # the course's model (eps), then evaluate
     python scripts/train_pretrained.py --model flow           # the same recipe trained as a flow (Module 07)
+    python scripts/train_pretrained.py --model eps-on-flow-path     # Module 07: one change, the path
+    python scripts/train_pretrained.py --model v-on-diffusion-path  # Module 07: one change, the target
     python scripts/train_pretrained.py --model one-minute-x0  # Module 03's one-minute run, predicting x0
     python scripts/train_pretrained.py --eval-only            # re-evaluate a committed file
 
@@ -19,6 +21,11 @@ helpers.pretrained.recipe().
 
 "flow": the same recipe, seed and batches with helpers.flow.flow_loss (the velocity eps - x0 on the
 straight path, Module 07) in place of the simple loss.
+
+"eps-on-flow-path" and "v-on-diffusion-path": the same recipe, seed, batches and noise, each with one change
+from "eps" (Module 07 §3, one change at a time): helpers.flow.eps_on_flow_path_loss (the noise as the target,
+on the flow's straight path) and helpers.flow.v_on_diffusion_path_loss (Salimans & Ho's v on the cosine path).
+They are evaluated with 50 steps of helpers.flow.ddim_on_path on their own path, x0_hat clipped.
 
 "one-minute-eps" and "one-minute-x0": helpers.training.ONE_MINUTE (Module 03 §4: 1,500 steps, lr 4e-3,
 EMA 0.995, no label dropout) without its 60-second guard, so that both run all 1,500 steps, with the
@@ -35,6 +42,8 @@ Measured for the committed files (500 samples, 50 steps, helpers.metrics; real-v
     model           training (1 thread, 2 busy cores)   guidance 1: accuracy, FD   guidance 3: accuracy, FD
     eps             5,000 steps, 10.0 min                0.930, 3.55                1.000, 14.08
     flow            5,000 steps, 7.1 min                 0.980, 3.62 (Euler)        -
+    eps-on-flow-path     5,000 steps, 11.1 min           0.922, 3.96 (DDIM on its path)  -
+    v-on-diffusion-path  5,000 steps, 10.9 min           0.986, 3.88 (DDIM on its path)  -
     one-minute-eps  1,500 steps, 1.7 min                 0.952, 4.90                1.000, 33.98
     one-minute-x0   1,500 steps, 1.8 min                 0.988, 4.98                1.000, 39.55
 """
@@ -50,7 +59,7 @@ import torch
 
 from helpers.data import digits_split
 from helpers.device import setup_torch
-from helpers.flow import flow_loss, flow_sample
+from helpers.flow import ddim_on_path, eps_on_flow_path_loss, flow_loss, flow_sample, v_on_diffusion_path_loss
 from helpers.guidance import guided_samples
 from helpers.metrics import class_accuracy, digits_frechet_distance, real_frechet_baseline
 from helpers.models import DigitsUNet, count_parameters
@@ -73,20 +82,38 @@ from helpers.schedules import Schedule
 from helpers.training import EMA, ONE_MINUTE, diffusion_loss, train, train_recipe, x0_loss
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "helpers" / "weights"
-LOSSES = {"eps": diffusion_loss, "flow": flow_loss, "one-minute-eps": diffusion_loss, "one-minute-x0": x0_loss}
-TARGETS = {"eps": "eps", "flow": "velocity", "one-minute-eps": "eps", "one-minute-x0": "x0"}
+LOSSES = {
+    "eps": diffusion_loss,
+    "flow": flow_loss,
+    "eps-on-flow-path": eps_on_flow_path_loss,
+    "v-on-diffusion-path": v_on_diffusion_path_loss,
+    "one-minute-eps": diffusion_loss,
+    "one-minute-x0": x0_loss,
+}
+TARGETS = {
+    "eps": "eps",
+    "flow": "velocity",
+    "eps-on-flow-path": "eps",
+    "v-on-diffusion-path": "v",
+    "one-minute-eps": "eps",
+    "one-minute-x0": "x0",
+}
+PATHS = {"eps-on-flow-path": "straight (the flow's)", "v-on-diffusion-path": "cosine (the diffusion's)"}
+SAMPLED_ON = {"eps-on-flow-path": "flow", "v-on-diffusion-path": "diffusion"}  # helpers.flow.ddim_on_path's path
 THREADS = 1  # a run's float rounding depends on the thread count; one thread also shares a busy 2-core machine best
 
 
-def evaluate(model: DigitsUNet, schedule: Schedule, target: str, n: int = 500) -> None:
+def evaluate(model: DigitsUNet, schedule: Schedule, name: str, n: int = 500) -> None:
     """Print the class accuracy and Fréchet distance of n samples (n / 10 per digit), and the real baseline."""
-    y = torch.arange(n) % 10
-    for guidance in (1.0, 3.0) if target != "velocity" else (1.0,):
+    y, target = torch.arange(n) % 10, TARGETS[name]
+    x_T = torch.randn(n, *model.image_shape, generator=torch.Generator().manual_seed(0))
+    for guidance in (1.0, 3.0) if target in ("eps", "x0") and name not in SAMPLED_ON else (1.0,):
         start = time.perf_counter()
         if target == "velocity":  # 50 Euler steps of the flow, conditional, unguided
-            x_T = torch.randn(n, *model.image_shape, generator=torch.Generator().manual_seed(0))
             with torch.no_grad():
                 x = flow_sample(lambda x_t, t: model(x_t, t, y), x_T.shape, num_steps=50, x_T=x_T)
+        elif name in SAMPLED_ON:  # 50 DDIM steps on the model's own path, x0_hat clipped (Module 07 §3)
+            x = ddim_on_path(lambda x_t, t: model(x_t, t, y), target, SAMPLED_ON[name], schedule, x_T, 50)
         else:  # DDIM, eta 0, clip-consistent eps; an image predictor's x0_hat is turned into eps first
             x = guided_samples(_as_eps(model, schedule) if target == "x0" else model, schedule, y, guidance, 50, seed=0)
         print(
@@ -140,7 +167,8 @@ def train_pretrained(name: str, steps: int = STEPS) -> tuple[DigitsUNet, list[fl
         seed=SEED,
         callback=lambda step, loss: ema.update(model),
     )
-    return ema.model.eval(), history, recipe(len(history), TARGETS[name])
+    changes = {"path": PATHS[name]} if name in PATHS else {}
+    return ema.model.eval(), history, recipe(len(history), TARGETS[name], **changes)
 
 
 def main() -> None:
@@ -166,7 +194,7 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         save_weights(model, out, metadata)
         print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
-    evaluate(load_weights(out), Schedule.create(SCHEDULE, T), TARGETS[args.model])
+    evaluate(load_weights(out), Schedule.create(SCHEDULE, T), args.model)
 
 
 if __name__ == "__main__":

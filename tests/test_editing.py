@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from helpers import sd
+from helpers import editing, sd
 from helpers.editing import (
     ddim_invert,
     ddim_invert_step,
@@ -19,6 +19,7 @@ from helpers.editing import (
     inpaint,
     inpaint_merge,
     renoise,
+    repaint_blocks,
     sdedit,
     slerp,
     strength_timesteps,
@@ -151,22 +152,47 @@ def test_renoise_draws_from_the_forward_process_between_two_times():
     assert abs(float(x_t.var()) - (1 - SCHEDULE.alpha_bar[700])) < 5e-3
 
 
-@pytest.mark.parametrize("resample", [1, 3])
-def test_inpaint_keeps_the_known_pixels_exactly_and_costs_steps_times_resample_calls(resample):
+@pytest.mark.parametrize("resample, jump", [(1, 1), (3, 1), (3, 2), (2, 4), (2, 10)])
+def test_inpaint_keeps_the_known_pixels_and_runs_each_stretch_of_jump_steps_resample_times(resample, jump, monkeypatch):
     x0 = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(7))
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., 5:, :] = 1
-    calls = []
+    calls, jumps = [], []
     counted = lambda x_t, t: (calls.append(int(t[0])), wavy_eps(x_t, t))[1]
+    seen = lambda x, t_prev, t, s, noise: (jumps.append((t_prev, t)), renoise(x, t_prev, t, s, noise))[1]
+    monkeypatch.setattr(editing, "renoise", seen)
     out = inpaint(
-        counted, x0, mask, SCHEDULE, num_steps=6, resample=resample, generator=torch.Generator().manual_seed(8)
+        counted,
+        x0,
+        mask,
+        SCHEDULE,
+        num_steps=6,
+        resample=resample,
+        generator=torch.Generator().manual_seed(8),
+        jump=jump,
     )
     keep = (1 - mask).bool().expand_as(x0)
     assert torch.equal(out.image[keep], x0[keep])
     assert not torch.equal(out.generated[keep], x0[keep])  # the network's own last image, before the paste
-    assert calls == [t for t in make_timesteps(SCHEDULE.T, 6) for _ in range(resample)]
+    # RePaint's schedule (Lugmayr et al. 2022, §4.2): down `jump` steps, back up them in one forward jump, U times
+    steps = make_timesteps(SCHEDULE.T, 6)
+    ends = [*steps[1:], 0]
+    starts = range(0, len(steps), jump)
+    assert calls == [t for i in starts for _ in range(resample) for t in steps[i : i + jump]]
+    assert jumps == [(ends[min(i + jump, len(steps)) - 1], steps[i]) for i in starts for _ in range(resample - 1)]
+
+
+def test_inpaint_with_jump_one_is_plain_resampling_step_by_step():
+    x0 = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(12))
+    mask = torch.ones(1, 1, 8, 8)
+    run = lambda **jump: inpaint(wavy_eps, x0, mask, SCHEDULE, 5, 2, torch.Generator().manual_seed(13), **jump).image
+    assert torch.equal(run(), run(jump=1))  # the default is j = 1
+    assert not torch.equal(run(jump=1), run(jump=3))
+    assert [len(b) for b in repaint_blocks(make_timesteps(SCHEDULE.T, 5), 3)] == [3, 2]
     with pytest.raises(ValueError, match="resample must be 1"):
         inpaint(wavy_eps, x0, mask, SCHEDULE, resample=0)
+    with pytest.raises(ValueError, match="jump must be 1"):
+        inpaint(wavy_eps, x0, mask, SCHEDULE, jump=0)
 
 
 # --- inversion ---------------------------------------------------------------------------------------------

@@ -6,19 +6,29 @@ import numpy as np
 import pytest
 import torch
 from builders import noise_pair
-from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
+from diffusers import (
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    FlowMatchEulerDiscreteScheduler,
+)
 from sampling_peer import dummy_eps_fn
 
 from helpers.data import two_moons
 from helpers.flow import (
+    ddim_on_path,
+    eps_on_flow_path_loss,
     euler_flow_step,
     flow_loss,
     flow_path,
     flow_sample,
     heun_flow_step,
+    path_coefficients,
     straightness,
+    v_on_diffusion_path_loss,
     velocity_from_eps,
     velocity_target,
+    x0_eps_from_prediction,
     x0_from_velocity,
 )
 from helpers.models import MLPDenoiser
@@ -141,3 +151,95 @@ def test_diffusers_euler_on_our_betas_is_ddim():
     assert nfe == 10 and torch.allclose(ours, theirs, atol=0.05)  # float32 on x_bar = x / sqrt(alpha_bar_T) ~ 2e4 x
     dpm = course_scheduler(DPMSolverMultistepScheduler, schedule, algorithm_type="dpmsolver++", solver_order=2)
     assert scheduler_sample(dummy_eps_fn, dpm, x_T.shape, 7, x_T=x_T)[1] == 7
+
+
+def test_the_one_change_losses_are_zero_for_their_exact_targets_and_draw_as_diffusion_loss_does():
+    x0, schedule = torch.tensor([[0.5, -1.0]]).repeat(64, 1), Schedule.create("cosine", 1000)
+
+    class Exact(torch.nn.Module):  # the one point's eps and v, read off x_t on each path
+        def __init__(self, path, target):
+            super().__init__()
+            self.path, self.target = path, target
+
+        def forward(self, x_t, t, y=None):
+            ab = torch.tensor([path_coefficients(self.path, int(k), schedule) for k in t], dtype=x_t.dtype)
+            a, s = ab[:, :1], ab[:, 1:]
+            eps = (x_t - a * x0) / s
+            return eps if self.target == "eps" else a * eps - s * x0
+
+    for loss, path, target in ((eps_on_flow_path_loss, "flow", "eps"), (v_on_diffusion_path_loss, "diffusion", "v")):
+        assert float(loss(Exact(path, target), x0, schedule, generator=torch.Generator().manual_seed(0))) < 1e-10
+        with torch.no_grad():
+            assert float(loss(MLPDenoiser(), x0, schedule, generator=torch.Generator().manual_seed(0))) > 0.1
+
+
+def test_predictions_convert_to_the_x0_and_eps_that_made_x_t():
+    x0, eps = noise_pair(SHAPE)
+    for path, target, t in (
+        ("flow", "velocity", 700),
+        ("diffusion", "v", 300),
+        ("diffusion", "eps", 500),
+        ("flow", "eps", 400),
+    ):
+        a, s = path_coefficients(path, t, Schedule.create("cosine", 1000))
+        x_t = a * x0 + s * eps
+        pred = {"eps": eps, "velocity": eps - x0, "v": a * eps - s * x0}[target]
+        x0_hat, eps_hat = x0_eps_from_prediction(pred, x_t, a, s, target)
+        assert torch.allclose(x0_hat, x0, atol=1e-5) and torch.allclose(eps_hat, eps, atol=1e-5), (path, target)
+    with pytest.raises(ValueError, match="target must be one of"):
+        x0_eps_from_prediction(eps, eps, 1.0, 0.0, "score")
+
+
+def test_ddim_on_the_flow_path_is_euler_and_on_the_diffusion_path_is_ddim():
+    schedule = Schedule.create("cosine", 1000)
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    v_fn = lambda x, t: 0.3 * x + 0.01 * t.view(-1, 1, 1, 1)  # any smooth velocity
+    ours = ddim_on_path(v_fn, "velocity", "flow", schedule, x_T, 7, clip=None)
+    assert torch.allclose(ours, flow_sample(v_fn, SHAPE, num_steps=7, x_T=x_T), atol=1e-5)
+    on_diffusion = ddim_on_path(dummy_eps_fn, "eps", "diffusion", schedule, x_T, 10, clip=None)
+    assert torch.allclose(
+        on_diffusion, ddim_sample(dummy_eps_fn, SHAPE, schedule, 10, clip=False, x_T=x_T, progress=False), atol=1e-3
+    )
+    with pytest.raises(ValueError, match="not defined on the 'diffusion' path"):
+        ddim_on_path(v_fn, "velocity", "diffusion", schedule, x_T, 7)
+
+
+def test_stochastic_schedulers_take_their_noise_from_the_noise_generator():
+    schedule = Schedule.create("cosine", 1000)
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    ancestral = lambda seed: scheduler_sample(
+        dummy_eps_fn,
+        course_scheduler(EulerAncestralDiscreteScheduler, schedule),
+        SHAPE,
+        10,
+        x_T=x_T,
+        noise_generator=torch.Generator().manual_seed(seed),
+    )[0]
+    assert torch.equal(ancestral(1), ancestral(1)) and not torch.equal(ancestral(1), ancestral(2))
+    churn = {"s_churn": 40.0, "s_tmin": 0.05, "s_tmax": 50.0}
+    euler = lambda **kw: scheduler_sample(
+        dummy_eps_fn, course_scheduler(EulerDiscreteScheduler, schedule), SHAPE, 10, x_T=x_T, **kw
+    )[0]
+    assert not torch.equal(euler(noise_generator=torch.Generator().manual_seed(1), **churn), euler())
+
+
+def test_lesson_07_table_of_shipped_models_matches_the_installed_diffusers():
+    """The defaults that lesson 07 cites from diffusers' pipeline code, read without importing the pipelines."""
+    import ast
+    import importlib.util
+
+    def call_defaults(module: str, cls: str) -> dict:
+        tree = ast.parse(open(importlib.util.find_spec(module).origin, encoding="utf-8").read())
+        klass = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+        call = next(n for n in klass.body if isinstance(n, ast.FunctionDef) and n.name == "__call__")
+        args, defaults = call.args.args[-len(call.args.defaults) :], call.args.defaults
+        return {a.arg: ast.literal_eval(d) for a, d in zip(args, defaults) if isinstance(d, ast.Constant)}
+
+    flux = call_defaults("diffusers.pipelines.flux.pipeline_flux", "FluxPipeline")
+    sd3 = call_defaults(
+        "diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3", "StableDiffusion3Pipeline"
+    )
+    assert (flux["num_inference_steps"], flux["guidance_scale"]) == (28, 3.5)
+    assert (sd3["num_inference_steps"], sd3["guidance_scale"]) == (28, 7.0)
+    source = open(importlib.util.find_spec("diffusers.pipelines.flux.pipeline_flux").origin, encoding="utf-8").read()
+    assert "FLUX.1-schnell" in source and "num_inference_steps=4, guidance_scale=0.0" in source

@@ -45,6 +45,10 @@ def test_every_packaged_model_records_the_recipe_that_made_it(name):
     if name == "flow":  # the packaged recipe with the flow's loss: only the target differs from "eps"
         assert {k: meta[k] for k in recipe(0)} == recipe(meta["steps"], "velocity")
         assert meta["steps"] == pretrained_metadata()["steps"]
+    elif name.endswith("-path"):  # Module 07's one change at a time: the packaged recipe with another path or target
+        target = {"eps-on-flow-path": "eps", "v-on-diffusion-path": "v"}[name]
+        assert meta == {"config": meta["config"], **recipe(meta["steps"], target, path=meta["path"])}
+        assert meta["steps"] == pretrained_metadata()["steps"] and meta["path"].split()[0] in ("straight", "cosine")
     else:  # Module 03's one-minute recipe, all of its steps
         run = dataclasses.replace(ONE_MINUTE, max_seconds=None)
         changes = {"lr": run.lr, "ema_decay": run.ema_decay, "p_uncond": run.p_uncond, "batch_size": run.batch_size}

@@ -10,7 +10,8 @@
   between two real samples of the same size: finite samples never reach 0.
 - ``digits_kernel_distance(x)``: KID, an unbiased MMD on the same features, with its standard error
   over subsets; unlike FD it does not favour a set for being less spread (Bińkowski et al. 2018);
-- ``energy_distance(a, b)``: a distance between 2D point clouds (Székely & Rizzo 2013).
+- ``energy_distance(a, b)``: a distance between 2D point clouds (Székely & Rizzo 2013);
+  ``energy_distance_se(a, b)`` gives it with a standard error over disjoint folds, as KID has.
 What guidance trades (Module 05) is measured with these in helpers.guidance_metrics.
 Derived in notebooks/03_training_objective.ipynb.
 """
@@ -31,6 +32,7 @@ from helpers.metrics.distances import (  # noqa: F401
     digits_frechet_distance,
     digits_kernel_distance,
     energy_distance,
+    energy_distance_se,
     frechet_distance,
     frechet_distance_from_stats,
     kernel_distance,

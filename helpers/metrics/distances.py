@@ -100,6 +100,25 @@ def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(d2.clamp_min(0).sqrt())
 
 
+def energy_distance_se(a: torch.Tensor, b: torch.Tensor, folds: int = 4, seed: int = 0) -> tuple[float, float]:
+    """The energy distance as (mean, standard error) over disjoint folds, as KID is reported.
+
+    Each cloud is shuffled (seeded) and cut into ``folds`` parts; fold i of one is compared with fold i of the
+    other, so the fold values are independent and their spread is an honest error bar. A fold's value is
+    larger than the whole clouds' (the V-statistic's bias grows as the folds shrink), so compare only
+    values computed with the same fold sizes. Derived in notebooks/07_flow_matching.ipynb §3, from the
+    energy distance of notebooks/03_training_objective.ipynb §3 and the folds of 04_sampling.ipynb §6.
+    """
+    if folds < 2 or min(len(a), len(b)) < 2 * folds:
+        raise ValueError(
+            f"need at least 2 folds of at least 2 points each; got {folds} folds of {len(a)} and {len(b)} points."
+        )
+    order = np.random.default_rng(seed)
+    parts = [torch.as_tensor(c)[order.permutation(len(c))].tensor_split(folds) for c in (a, b)]
+    values = np.array([energy_distance(x, y) for x, y in zip(*parts)])
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(folds))
+
+
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     """The unbiased squared MMD of two samples with the kernel k(a, b) = (a·b / d + 1)³."""
     d, m, n = x.shape[1], len(x), len(y)
