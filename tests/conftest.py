@@ -33,7 +33,7 @@ def pipe():
     torch.set_num_threads(before)
 
 
-def run_nbgrader(args: list[str], cwd: Path, check: bool = True, niceness: int = 0) -> subprocess.CompletedProcess:
+def run_nbgrader(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in ``cwd`` as the classroom command does; fail the test with nbgrader's log.
 
     Where bubblewrap cannot run (a contributor's Mac, say) autograde runs unsandboxed, unless
@@ -41,7 +41,7 @@ def run_nbgrader(args: list[str], cwd: Path, check: bool = True, niceness: int =
     """
     if args[:1] == ["autograde"] and sandbox_problem() and not os.environ.get("COURSE_REQUIRE_SANDBOX"):
         args = [*args, "--SandboxedExecute.sandbox=False"]
-    result = nbgrader(args, cwd, timeout=1800, niceness=niceness)
+    result = nbgrader(args, cwd, timeout=1800)
     if check and result.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -66,4 +66,4 @@ def course_copy(tmp_path_factory) -> Path:
 
 
 from classroom_fixture import hostile  # noqa: E402,F401 (the hostile class, graded once per session)
-from graded_fixture import grade_in_the_background, graded  # noqa: E402,F401 (every graded notebook, graded once)
+from graded_fixture import graded  # noqa: E402,F401 (every graded notebook, autograded once per session)

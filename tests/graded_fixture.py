@@ -29,12 +29,6 @@ from helpers.teach.notebooks import exercise, grade_id, modules, solution
 JOBS = (os.cpu_count() or 1) + 1
 # Seconds each module's autograde took in one run on 2 cores (December 2026), a guide to order: the longest start
 # first, so that no core idles at the end while one long module finishes alone. An unlisted module counts as longest.
-# The course is graded in the background from the session's start, at the lowest CPU priority: while the browser
-# test runs a lesson, whose kernel and Chromium leave part of the two cores idle, grading takes only that idle part
-# and never slows the lesson. A background cell can then wait long for a core, so the per-cell and kernel-start
-# limits become hang guards (as every test budget here is); the teachers' 60 s per cell lives in nbgrader_config.py.
-NICENESS = 19
-HANG_ONLY = ["--Execute.timeout=600", "--Execute.startup_timeout=600"]
 SECONDS = {"05": 169, "08": 158, "06": 155, "07": 108, "03": 105, "04": 83, "02": 29, "01": 21}
 
 
@@ -120,11 +114,7 @@ class GradedCourse:
             nbformat.write(submission(module, student), dest / f"{module}.ipynb")
         db = self.course / f"gradebook-{module}.db"  # SQLite takes one writer at a time: a gradebook per module
         shutil.copyfile(self.course / "gradebook.db", db)
-        run_nbgrader(
-            ["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", *HANG_ONLY],
-            cwd=self.course,
-            niceness=NICENESS,
-        )
+        run_nbgrader(["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}"], cwd=self.course)
         results = {}
         with Gradebook(f"sqlite:///{db}") as gb:
             for s in students(module):
@@ -141,10 +131,3 @@ def graded(course_copy):
     course = GradedCourse(course_copy)
     yield course
     course.pool.shutdown(cancel_futures=True)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def grade_in_the_background(request):
-    """When the session reads graded notebooks at all, start grading them before its first test (see NICENESS)."""
-    if any("graded" in item.fixturenames for item in request.session.items):
-        request.getfixturevalue("graded").start()

@@ -44,19 +44,10 @@ def cpu_count() -> int:
 
 
 def nbgrader(
-    args: list[str], course: Path, timeout: float, cpus: set[int] | None = None, niceness: int = 0
+    args: list[str], course: Path, timeout: float, cpus: set[int] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run one nbgrader command in ``course``; ``cpus`` pins it (and the kernel it starts) to those cores.
-
-    ``niceness`` > 0 lowers its CPU priority (and its kernel's), so that it takes only cores nothing else wants.
-    """
-
-    def pin() -> None:
-        if cpus and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, cpus)
-        if niceness:
-            os.nice(niceness)
-
+    """Run one nbgrader command in ``course``; ``cpus`` pins it (and the kernel it starts) to those cores."""
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
@@ -64,7 +55,7 @@ def nbgrader(
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=pin if cpus or niceness else None,
+        preexec_fn=pin,
     )
 
 
