@@ -224,8 +224,8 @@ def x0_eps_from_prediction(pred: Tensor, x_t: Tensor, alpha: float, sigma: float
     """
     if target == "eps":
         return solve_x0(x_t, pred, alpha, sigma), pred
-    if target == "velocity":
-        return x_t - sigma * pred, x_t + alpha * pred
+    if target == "velocity":  # on the flow's path sigma is tau
+        return x0_from_velocity(x_t, sigma, pred), x_t + alpha * pred
     if target == "v":
         return alpha * x_t - sigma * pred, sigma * x_t + alpha * pred
     raise ValueError(f"target must be one of {tuple(PREDICTIONS)}, got {target!r}.")

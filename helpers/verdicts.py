@@ -89,6 +89,14 @@ def compare(
     return f"{better} is better than {worse} on {quantity}, beyond two standard errors ({shown})."
 
 
+def _grouped(pairs: dict, lower_is_better: bool) -> dict[int, list]:
+    """The keys of ``pairs`` (key: (a, b)) by ``rank``: -1 where a is better, 1 where b is, 0 where neither."""
+    won = {-1: [], 0: [], 1: []}
+    for key, (a, b) in pairs.items():
+        won[rank(a, b, lower_is_better)].append(key)
+    return won
+
+
 def compare_each(
     name_a: str, name_b: str, pairs: dict[str, tuple[Estimate, Estimate]], quantity: str, lower_is_better: bool = True
 ) -> str:
@@ -96,15 +104,15 @@ def compare_each(
 
     Derived in notebooks/08_editing.ipynb §2.
     """
-    order = {key: rank(a, b, lower_is_better) for key, (a, b) in pairs.items()}
+    won = _grouped(pairs, lower_is_better)
     clauses = [
-        f"{text} for {listed(key for key in pairs if order[key] == o)}"
+        f"{text} for {listed(won[o])}"
         for text, o in (
             (f"{name_a} is better beyond two standard errors", -1),
             (f"{name_b} is better beyond two standard errors", 1),
             ("the two are within two standard errors", 0),
         )
-        if o in order.values()
+        if won[o]
     ]
     return f"On {quantity}, {name_a} against {name_b}: " + "; ".join(clauses) + "."
 
@@ -140,9 +148,7 @@ def by_budget(
     """
     if set(a) != set(b):
         raise ValueError(f"compare the same budgets: {sorted(a)} against {sorted(b)}")
-    won = {-1: [], 0: [], 1: []}
-    for n in a:
-        won[rank(a[n], b[n], lower_is_better)].append(n)
+    won = _grouped({n: (a[n], b[n]) for n in a}, lower_is_better)
     return (
         f"by {quantity}, {name_a} is better at {unit} {listed(won[-1])}, {name_b} at {unit} {listed(won[1])}, "
         f"and neither at {unit} {listed(won[0])}"

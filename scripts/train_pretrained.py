@@ -98,8 +98,8 @@ TARGETS = {
     "one-minute-eps": "eps",
     "one-minute-x0": "x0",
 }
-PATHS = {"eps-on-flow-path": "straight (the flow's)", "v-on-diffusion-path": "cosine (the diffusion's)"}
 SAMPLED_ON = {"eps-on-flow-path": "flow", "v-on-diffusion-path": "diffusion"}  # helpers.flow.ddim_on_path's path
+PATH_NAMES = {"flow": "straight (the flow's)", "diffusion": "cosine (the diffusion's)"}  # as the metadata says it
 THREADS = 1  # a run's float rounding depends on the thread count; one thread also shares a busy 2-core machine best
 
 
@@ -167,7 +167,7 @@ def train_pretrained(name: str, steps: int = STEPS) -> tuple[DigitsUNet, list[fl
         seed=SEED,
         callback=lambda step, loss: ema.update(model),
     )
-    changes = {"path": PATHS[name]} if name in PATHS else {}
+    changes = {"path": PATH_NAMES[SAMPLED_ON[name]]} if name in SAMPLED_ON else {}
     return ema.model.eval(), history, recipe(len(history), TARGETS[name], **changes)
 
 

@@ -100,6 +100,16 @@ def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(d2.clamp_min(0).sqrt())
 
 
+def _over_folds(a: np.ndarray, b: np.ndarray, folds: int, seed: int, distance) -> tuple[float, float]:
+    """(mean, standard error) of ``distance`` between fold i of a and fold i of b, each set shuffled (seeded) and
+    cut into ``folds`` disjoint parts: independent fold values, so their spread is an honest error bar."""
+    rng = np.random.default_rng(seed)
+    parts_a = np.array_split(a[rng.permutation(len(a))], folds)
+    parts_b = np.array_split(b[rng.permutation(len(b))], folds)
+    values = np.array([distance(x, y) for x, y in zip(parts_a, parts_b)])
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(folds))
+
+
 def energy_distance_se(a: torch.Tensor, b: torch.Tensor, folds: int = 4, seed: int = 0) -> tuple[float, float]:
     """The energy distance as (mean, standard error) over disjoint folds, as KID is reported.
 
@@ -113,10 +123,8 @@ def energy_distance_se(a: torch.Tensor, b: torch.Tensor, folds: int = 4, seed: i
         raise ValueError(
             f"need at least 2 folds of at least 2 points each; got {folds} folds of {len(a)} and {len(b)} points."
         )
-    order = np.random.default_rng(seed)
-    parts = [torch.as_tensor(c)[order.permutation(len(c))].tensor_split(folds) for c in (a, b)]
-    values = np.array([energy_distance(x, y) for x, y in zip(*parts)])
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(folds))
+    as_array = lambda c: torch.as_tensor(c, dtype=torch.float64).numpy()
+    return _over_folds(as_array(a), as_array(b), folds, seed, energy_distance)
 
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
@@ -146,11 +154,7 @@ def kernel_distance(
             f"KID needs at least 2 folds of at least 2 samples each; got {folds} folds of "
             f"{len(fa)} and {len(fb)} samples."
         )
-    rng = np.random.default_rng(seed)
-    parts_a = np.array_split(fa[rng.permutation(len(fa))], folds)
-    parts_b = np.array_split(fb[rng.permutation(len(fb))], folds)
-    values = np.array([_mmd2_unbiased(x, y) for x, y in zip(parts_a, parts_b)])
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(folds))
+    return _over_folds(fa, fb, folds, seed, _mmd2_unbiased)
 
 
 @lru_cache(maxsize=1)
