@@ -103,20 +103,38 @@ MISTAKES = [
     Mistake("06_stable_diffusion", "your_turn_4", "return int(k) + 1", "return int(k)", "test_your_turn_4", False),
     Mistake(
         "07_flow_matching",
+        "your_turn_1",
+        "dtau_du = shift / (1 + (shift - 1) * u) ** 2",
+        "dtau_du = shift / (1 + (shift - 1) * u)",  # the quotient rule's square forgotten
+        "test_your_turn_1",
+        False,
+    ),
+    Mistake(
+        "07_flow_matching",
         "your_turn_2",
-        "v_next = v_fn(x_trial, tau_next)",
-        "v_next = v_fn(x_trial, tau)",  # the visible test's velocity ignores tau
+        "return math.log2(err_n / err_2n)",
+        "return round(math.log2(err_n / err_2n))",  # right for the visible test's orders 1 and 2, not in general
         "test_your_turn_2",
         True,
     ),
     Mistake(
         "07_flow_matching",
+        "your_turn_2",
+        "v_next = v_fn(x_trial, tau_next)",
+        "v_next = v_fn(x, tau_next)",
+        "test_your_turn_2",
+        False,
+    ),
+    Mistake(
+        "07_flow_matching",
         "your_turn_3",
-        "x0 = (x_tau - tau * eps) / (1 - tau)",
-        "x0 = x_tau - tau * eps",
+        "eps = x_tau + (1 - tau) * v",
+        "eps = x_tau + tau * v",
         "test_your_turn_3",
         False,
     ),
+    Mistake("07_flow_matching", "your_turn_3", 'why = "d"', 'why = "a"', "test_your_turn_3", True),
+    Mistake("07_flow_matching", "your_turn_4", "predicted_std = 0.0", "predicted_std = 1.0", "test_your_turn_4", True),
     Mistake(
         "08_editing",
         "your_turn_1",

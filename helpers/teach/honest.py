@@ -49,6 +49,7 @@ HABITS = {
     ),
     "os.environ setting": "import os\nos.environ['KMP_DUPLICATE_LIB_OK'] = 'True'",
     "file written in the working folder": "%%writefile my_notes.txt\nnoise adds up in variance",
+    "a cell ending in a function": "def double(v):\n    return 2 * v\n\n\ndouble  # shows what I defined",
 }
 
 # Variables named like builtins (module 01): names the course's later cells never call, set right after the

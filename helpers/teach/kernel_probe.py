@@ -52,6 +52,9 @@ class _CourseProbe(_CourseRestore):  # noqa: F821 (kernel_restore.py's source co
         "session",
         "iopub_socket",
     )
+    # The display hook keeps the last three results in _, __ and ___: a cell ending in a model or a function
+    # (`model.eval()`) puts a callable there, which is output, not a replaced method.
+    OUTPUT_CACHE = ("_", "__", "___")
     ALLOWED_CALLBACK_PACKAGES = ("IPython", "ipykernel", "matplotlib_inline", "matplotlib", "ipywidgets", "comm")
 
     def __init__(self, nonce, names, ip, modules):
@@ -131,11 +134,11 @@ class _CourseProbe(_CourseRestore):  # noqa: F821 (kernel_restore.py's source co
 
     def instance_members(self, obj):
         """Identities of an object's own callables, and of the shell parts that must stay the same objects."""
-        own = self.real["vars"](obj)
+        own, cache = self.real["vars"](obj), self.OUTPUT_CACHE if obj is self.ip.displayhook else ()
         return {
             k: self.ident(v)
             for k, v in self.real["list"](own.items())
-            if self.real["callable"](v) or k in self.SHELL_PARTS
+            if (self.real["callable"](v) or k in self.SHELL_PARTS) and k not in cache
         }
 
     def transformer_lists(self):
