@@ -138,25 +138,65 @@ MISTAKES = [
     Mistake(
         "08_editing",
         "your_turn_1",
-        "kept = min(int(n * strength), n)",
-        "kept = min(round(n * strength), n)",  # 10 * 0.3 rounds either way; 100 * 0.29 does not
+        "return a**0.5 * x_prev + (1 - a) ** 0.5 * noise",
+        "return a**0.5 * x_prev + (1 - float(schedule.alpha_bar[t])) ** 0.5 * noise",  # equal from t_prev = 0
+        "test_your_turn_1",
+        True,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_1",
+        "std_if_wrong = ((a_t / a_prev) * (1 - a_prev) + 1 - a_t) ** 0.5",
+        "std_if_wrong = ((1 - a_prev) + 1 - a_t) ** 0.5",  # the inherited variance not scaled by the jump
         "test_your_turn_1",
         True,
     ),
     Mistake(
         "08_editing",
         "your_turn_2",
-        "x_known = q_sample(x0, t_prev, eps, schedule)",
-        "x_known = x0",  # the visible test only looks at t_prev = 0
+        "known = q_sample(x0, t_prev, noise, schedule)",
+        "known = q_sample(x0, t, noise, schedule)",
+        "test_your_turn_2",
+        False,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_2",
+        "known = q_sample(x0, t_prev, noise, schedule)",
+        "known = q_sample(x0, t_prev, torch.randn_like(x0), schedule)",  # at t_prev = 0 the noise is multiplied by 0
         "test_your_turn_2",
         True,
     ),
     Mistake(
         "08_editing",
         "your_turn_3",
-        "return a_next**0.5 * x0_hat + (1 - a_next) ** 0.5 * eps",
-        "return a_next**0.5 * x0_hat + (1 - a_next) * eps",
+        "ddim_invert_step(x_t, t, t_next, eps_fn(x_next, t_batch), schedule)",
+        "ddim_invert_step(x_next, t, t_next, eps_fn(x_next, t_batch), schedule)",  # the visible test: iters = 0
         "test_your_turn_3",
+        True,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_3",
+        "eps_fn(x_next, t_batch), schedule)",
+        "eps_fn(x_t, t_batch), schedule)",  # the iterations do nothing
+        "test_your_turn_3",
+        True,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_4",
+        "v = v_fn(x, batch_t(t_next, x.shape[0]))",
+        "v = v_fn(x, batch_t(t, x.shape[0]))",  # the visible test's field is constant
+        "test_your_turn_4",
+        True,
+    ),
+    Mistake(
+        "08_editing",
+        "your_turn_4",
+        "x = x + (t_next - t) / 1000 * v",
+        "x = x + (t_next - t) * v",
+        "test_your_turn_4",
         False,
     ),
 ]
