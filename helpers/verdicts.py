@@ -10,6 +10,7 @@ that the wording follows the numbers in every case.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 
@@ -153,3 +154,11 @@ def by_budget(
         f"by {quantity}, {name_a} is better at {unit} {listed(won[-1])}, {name_b} at {unit} {listed(won[1])}, "
         f"and neither at {unit} {listed(won[0])}"
     )
+
+
+def say(text: str) -> None:
+    """Print a generated sentence in whole words, 100 characters a line (the output area holds 110).
+
+    Derived in notebooks/07_flow_matching.ipynb §2.
+    """
+    print(textwrap.fill(text, 100, break_on_hyphens=False))

@@ -17,6 +17,7 @@ from helpers.verdicts import (
     mean_of,
     rank,
     rate,
+    say,
     tied_with_best,
 )
 
@@ -104,3 +105,13 @@ def test_by_budget_sorts_each_budget_by_its_own_error_bars():
     )
     with pytest.raises(ValueError, match="same budgets"):
         by_budget("A", a, "B", {5: b[5]}, "KID")
+
+
+def test_say_prints_whole_words_within_the_output_area(capsys):
+    sentence = compare(
+        "the reflowed flow", Estimate(0.084, 0.011), "the first flow", Estimate(0.849, 0.005), "the energy distance"
+    )
+    say(sentence * 3)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 100 for line in lines)
+    assert " ".join(lines) == (sentence * 3).strip()  # nothing lost or split inside a word, hyphens kept
