@@ -152,7 +152,7 @@ def train(
         return optimizer_step(model, optimizer, batch_loss, grad_clip)
 
     bar = tqdm(total=steps, disable=not progress, desc=f"training ({getattr(loss, '__name__', 'loss')})")
-    return _run(model, step, steps, max_seconds, bar, callback)
+    return run_steps(model, step, steps, max_seconds, bar, callback)
 
 
 def _check_run(x0: torch.Tensor, y: torch.Tensor | None, steps: int | None, max_seconds: float | None) -> None:
@@ -162,15 +162,18 @@ def _check_run(x0: torch.Tensor, y: torch.Tensor | None, steps: int | None, max_
         raise ValueError(f"y must hold one label per row of x0: shape ({x0.shape[0]},), got {tuple(y.shape)}.")
 
 
-def _run(
+def run_steps(
     model: nn.Module,
     step: Callable[[], float],
     steps: int | None,
     max_seconds: float | None,
     bar: tqdm,
-    callback: Callable[[int, float], None] | None,
+    callback: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """Call ``step()`` until the budget is spent or Ctrl-C: the losses; train mode meanwhile, eval mode after."""
+    """Call ``step()`` until the budget is spent or Ctrl-C: the losses; train mode meanwhile, eval mode after.
+
+    Derived in notebooks/03_training_objective.ipynb §2; Module 09 trains its four parts with it.
+    """
     history: list[float] = []
     model.train()
     start = time.perf_counter()
