@@ -19,6 +19,7 @@ from helpers.teach import classroom
 from helpers.teach.classroom import Settings, grade, print_summary, scratch_course, write_summary
 from helpers.teach.notebooks import exercise, solution
 from helpers.teach.preprocessors import hidden_lines
+from helpers.teach.sandbox import bwrap_command, sandbox_problem
 
 pytestmark = needs_sandbox
 
@@ -118,12 +119,9 @@ def test_feedback_keeps_points_results_and_messages_and_the_teacher_keeps_the_te
 
 def test_students_in_any_script_get_distinct_ids_and_keep_their_names(hostile):
     subs = hostile["subs"]
-    assert (
-        subs["name in Cyrillic"].student == "Мария_Иванова_2001"
-        and subs["name in Cyrillic"].name == "Мария Иванова_2001"
-    )
-    assert subs["name in Chinese"].student == "张伟_2002"
-    assert subs["noise word inside a name"].student == "Inflated_Plateau_2003"
+    assert subs["name in Cyrillic"].student == "Мария_Иванова" and subs["name in Cyrillic"].name == "Мария Иванова"
+    assert subs["name in Chinese"].student == "张伟"
+    assert subs["noise word inside a name"].student == "Inflated_Plateau"
     ids = [s.student for s in hostile["all"] if s.status != "superseded"]
     assert len(ids) == len(set(ids)), "two graded files share one student id"
 
@@ -137,7 +135,7 @@ def test_a_resubmission_is_reported_not_silently_dropped(hostile):
 def test_summary_and_grades_csv_agree(hostile, tmp_path):
     write_summary(hostile["all"], tmp_path / "summary.csv")
     rows = list(csv.DictReader((tmp_path / "summary.csv").open(encoding="utf-8")))
-    assert {r["name"] for r in rows} >= {"Мария Иванова_2001", "张伟_2002", "Inflated Plateau_2003"}
+    assert {r["name"] for r in rows} >= {"Мария Иванова", "张伟", "Inflated Plateau"}
     grades = {
         r["student_id"]: float(r["score"])
         for r in csv.DictReader((hostile["course"] / "grades.csv").open(encoding="utf-8"))
@@ -216,3 +214,15 @@ def test_training_inside_graded_work_gives_the_same_notebook_with_any_jobs_and_l
     autograded = lambda s: tmp_path / "loaded" / "autograded" / s.student / module / f"{module}.ipynb"
     printed = [_printed(shared.path), *(_printed(autograded(s)) for s in loaded)]
     assert all(p == printed[0] for p in printed), "a graded notebook printed other numbers on a loaded machine"
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="this kernel has no scheduling autogroups")
+def test_a_niced_grading_stays_niced_inside_the_sandbox(tmp_path):
+    """bwrap --new-session starts a new scheduling group, which would take a fair share of the CPU whatever the nice
+    value of the grading that started it; the sandbox gives the group that nice value."""
+    if sandbox_problem():
+        pytest.skip(sandbox_problem())
+    probe = [sys.executable, "-c", "import os; print(os.nice(0), open('/proc/self/autogroup').read().split()[-1])"]
+    command = bwrap_command(probe, str(tmp_path), str(tmp_path))
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.nice(7))
+    assert run.stdout.split() == ["7", "7"], run.stdout + run.stderr

@@ -16,10 +16,10 @@ MODULE = "01_toy_signal"
 @pytest.mark.parametrize(
     "name, student",
     [
-        ("Jane Doe_1234567_assignsubmission_file_01_toy_signal.ipynb", "Jane_Doe_1234567"),
-        ("doejane_LATE_12345_67890_01_toy_signal-1.ipynb", "doejane_12345_67890"),
+        ("Jane Doe_1234567_assignsubmission_file_01_toy_signal.ipynb", "Jane_Doe"),
+        ("doejane_LATE_12345_67890_01_toy_signal-1.ipynb", "doejane_12345"),
         ("Jane Doe - 01_toy_signal (1).ipynb", "Jane_Doe"),
-        ("Мария Иванова_2001_assignsubmission_file_01_toy_signal.ipynb", "Мария_Иванова_2001"),
+        ("Мария Иванова_2001_assignsubmission_file_01_toy_signal.ipynb", "Мария_Иванова"),
         ("张伟_2002_onlinetext_01_toy_signal.ipynb", "张伟_2002"),
         ("Inflated Plateau_2003_01_toy_signal.ipynb", "Inflated_Plateau_2003"),
         ("Copy of Filemon Late_2004_01_toy_signal.ipynb", "Filemon_2004"),
@@ -27,6 +27,46 @@ MODULE = "01_toy_signal"
 )
 def test_student_from_platform_file_names(name, student, tmp_path):
     assert student_from_name(tmp_path / name, MODULE, tmp_path) == student
+
+
+@pytest.mark.parametrize(
+    "downloads",
+    [  # one learner's file in two modules, as each platform names it
+        ("doejane_12345_67890_01_toy_signal.ipynb", "doejane_LATE_12345_71234_02_forward_process.ipynb"),
+        (
+            "Jane Doe_1234567_assignsubmission_file_01_toy_signal.ipynb",
+            "Jane Doe_7654321_assignsubmission_file_02_forward_process.ipynb",
+        ),
+        ("Jane Doe/01_toy_signal.ipynb", "Jane Doe/02_forward_process.ipynb"),
+        ("Jane Doe - 01_toy_signal.ipynb", "Jane Doe - 02_forward_process (1).ipynb"),
+    ],
+)
+def test_one_learner_has_one_id_in_every_module(downloads, tmp_path):
+    (first, second), modules = downloads, (MODULE, "02_forward_process")
+    assert student_from_name(tmp_path / first, modules[0], tmp_path) == student_from_name(
+        tmp_path / second, modules[1], tmp_path
+    )
+
+
+def test_canvas_late_mark_is_kept_and_moodle_namesakes_stay_apart(tmp_path, capsys):
+    from helpers.teach.report import print_summary
+
+    names = [
+        "roesmary_LATE_501_9001_01_toy_signal.ipynb",
+        "Jane Doe_11_assignsubmission_file_01_toy_signal.ipynb",
+        "Jane Doe_12_assignsubmission_file_01_toy_signal.ipynb",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(solution(MODULE).read_bytes())
+    found = {s.source.name: s for s in collect(tmp_path, MODULE, set(), tmp_path / "scratch")}
+    late = found[names[0]]
+    assert late.student == "roesmary_501" and late.late and "Canvas marked it LATE" in late.notes
+    a, b = found[names[1]], found[names[2]]
+    assert {a.student, b.student} == {"Jane_Doe_11", "Jane_Doe_12"} and a.status == b.status == "graded"
+    assert all("not the same in other modules" in " ".join(s.notes) for s in (a, b))
+    print_summary(list(found.values()))
+    printed = capsys.readouterr().out
+    assert "Canvas ids are lastfirst_userid" in printed and "Moodle ids are the students' names" in printed
 
 
 def test_noise_words_go_only_as_whole_tokens(tmp_path):

@@ -131,3 +131,10 @@ def test_the_shipped_model_draws_what_one_shape_prompts_ask(pipe):
     images = twin.generate(pipe, captions, seed=0, num_inference_steps=20, guidance_scale=4.0).numpy()
     rates = measure.score_one_shape(images, asked)
     assert rates["colour"].value >= 0.9 and rates["shape"].value >= 0.85, {k: v.show(2) for k, v in rates.items()}
+
+
+def test_one_negative_prompt_serves_the_batch_and_is_checked_too(pipe):
+    both = twin.generate(pipe, ["a circle", "a square"], negative_prompt="red", num_inference_steps=3)
+    assert both.shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="never saw 'purple'"):
+        twin.generate(pipe, "a circle", negative_prompt="purple", num_inference_steps=3)

@@ -3,7 +3,15 @@
 File names are what learning platforms write: Moodle's "Jane Doe_1234567_assignsubmission_file_
 01_toy_signal.ipynb", Canvas's "doejane_LATE_12345_67890_01_toy_signal-1.ipynb", a per-student
 folder holding "Copy of 01_toy_signal.ipynb", and so on. The student's name is kept as the
-platform wrote it; the id nbgrader gets is that name as a folder-safe slug in any script.
+platform wrote it; the id nbgrader gets is a folder-safe slug in any script, the same for one
+learner in every module where the platform's name allows it:
+
+- Canvas writes ``lastfirst_[LATE_]userid_submissionid_file``: the user id stays, the submission id
+  changes with every assignment, so the id is ``lastfirst_userid``, and LATE is noted;
+- Moodle writes ``Full Name_participantid_assignsubmission_file_file``, and the participant id changes
+  with every assignment: the id is the full name (two students of one name keep their participant ids,
+  and the summary says their ids cannot be stable);
+- other names (per-student folders, plain files) give the name they hold.
 """
 
 from __future__ import annotations
@@ -28,6 +36,12 @@ from helpers.teach.notebooks import grade_id
 NOISE_TOKENS = {"late", "assignsubmission", "file", "onlinetext", "submission"}
 NOISE_PREFIXES = (("copy", "of"),)
 RESUBMISSION = re.compile(r"(\s*\(\d+\)|-\d+)$")  # "name (1)", "name-1": the same file uploaded again
+CANVAS = re.compile(r"^(?P<name>[a-z]+)_(?P<late>LATE_)?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
+MOODLE = re.compile(r"^(?P<name>[^_]+)_(?P<participant>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
+STABLE = {  # platform: how its ids carry over from module to module, for the summary
+    "canvas": "Canvas ids are lastfirst_userid: the same in every module",
+    "moodle": "Moodle's participant ids change with every assignment, so Moodle ids are the students' names",
+}
 MAX_ARCHIVE_BYTES = 2 << 30  # uncompressed bytes a zip may hold
 MAX_ARCHIVE_FILES = 5000
 
@@ -43,6 +57,8 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     score: float | None = None
     max_score: float | None = None
+    platform: str = ""  # "canvas" or "moodle" when the file name is theirs
+    late: bool = False  # the platform marked it late (Canvas's LATE)
 
 
 def slug(text: str) -> str:
@@ -80,7 +96,19 @@ def platform_name(path: Path, module: str, top: Path) -> str:
 
 def student_from_name(path: Path, module: str, top: Path) -> str:
     """The nbgrader id for the student a platform's file name (or per-student folder) names."""
-    return slug(platform_name(path, module, top)) or "unknown"
+    return identify(path, module, top)[1]
+
+
+def identify(path: Path, module: str, top: Path) -> tuple[str, str, str, bool]:
+    """(name, id, platform, late) for a file: Canvas's lastfirst and lastfirst_userid, Moodle's full name (twice),
+    else the name found and its slug."""
+    stem = RESUBMISSION.sub("", path.stem)
+    if match := CANVAS.match(stem):
+        return match["name"], slug(f"{match['name']}_{match['user']}"), "canvas", bool(match["late"])
+    if (match := MOODLE.match(stem)) and slug(match["name"]):
+        return match["name"], slug(match["name"]), "moodle", False
+    name = platform_name(path, module, top)
+    return name, slug(name) or "unknown", "", False
 
 
 def grade_ids(nb: dict) -> set[str]:
@@ -145,6 +173,26 @@ def unpack(archive: Path, dest: Path, max_bytes: int = MAX_ARCHIVE_BYTES, max_fi
     return dest
 
 
+def _namesakes(found: list[Submission]) -> None:
+    """Moodle students who share a name but not a participant id are different people: each id keeps the participant
+    id, and the note says that such an id cannot be stable (Moodle's participant ids change with every assignment)."""
+    groups: dict[str, dict[str, list[Submission]]] = {}
+    for sub in found:
+        if sub.platform == "moodle":
+            participant = MOODLE.match(RESUBMISSION.sub("", sub.source.stem))["participant"]
+            groups.setdefault(sub.student, {}).setdefault(participant, []).append(sub)
+    for student, by_participant in groups.items():
+        if len(by_participant) < 2:
+            continue
+        for participant, subs in by_participant.items():
+            for sub in subs:
+                sub.student = f"{student}_{participant}"
+                sub.notes.append(
+                    f"{len(by_participant)} students named {sub.name!r}, told apart by Moodle's participant id "
+                    f"{participant}; it changes with every assignment, so this id is not the same in other modules"
+                )
+
+
 def _unique_ids(found: list[Submission]) -> None:
     """Different platform names that slug to one id get distinct ids, and the summary says so."""
     by_id: dict[str, set[str]] = {}
@@ -206,6 +254,7 @@ def collect(
     if not files:
         raise SystemExit(f"no .ipynb files under {source}; is this the right download?")
     found = [_submission(path, module, top, expected_ids) for path in files]
+    _namesakes(found)
     _unique_ids(found)
     _drop_resubmissions(found)
     return found
@@ -213,8 +262,10 @@ def collect(
 
 def _submission(path: Path, module: str, top: Path, expected_ids: set[str]) -> Submission:
     """One notebook file as a submission: its student, and whether it is a valid notebook of ``module``."""
-    sub = Submission(path, name=platform_name(path, module, top))
-    sub.student = slug(sub.name) or "unknown"
+    sub = Submission(path)
+    sub.name, sub.student, sub.platform, sub.late = identify(path, module, top)
+    if sub.late:
+        sub.notes.append("Canvas marked it LATE")
     try:
         nb = json.loads(path.read_bytes())
         with warnings.catch_warnings():  # nbformat warns about duplicate cell ids; nbgrader copes with them

@@ -6,7 +6,7 @@ import csv
 import html
 from pathlib import Path
 
-from helpers.teach.intake import Submission
+from helpers.teach.intake import STABLE, Submission
 
 NO_SANDBOX_WARNING = (
     "WARNING: graded WITHOUT the sandbox (--no-sandbox): every notebook ran with your permissions "
@@ -50,6 +50,8 @@ def print_summary(submissions: list[Submission], sandboxed: bool = True) -> None
     """Print the summary table: student, name, score, max, status (and what happened)."""
     if not sandboxed:
         print(NO_SANDBOX_WARNING)
+    for platform in sorted({s.platform for s in submissions} - {""}):
+        print(f"student ids: {STABLE[platform]}")
     width = max([len(s.student) for s in submissions] + [7])
     name_width = min(30, max([len(s.name) for s in submissions] + [4]))
     print(f"{'student':<{width}}  {'name':<{name_width}}  {'score':>6}  {'max':>5}  status")

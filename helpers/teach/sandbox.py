@@ -58,11 +58,18 @@ ETC_FILES = (
     "fonts",
 )
 # ipykernel's launcher, after capping the address space: argv = [limit, python, -m, ipykernel_launcher, ...]
-_LIMIT_THEN_EXEC = (
-    "import os, resource, sys; n = int(sys.argv[1]); "
-    "resource.setrlimit(resource.RLIMIT_AS, (n, n)); resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
-    "os.execv(sys.argv[2], sys.argv[2:])"
-)
+_LIMIT_THEN_EXEC = """
+import os, resource, sys
+n = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (n, n))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+try:  # bwrap's new session is a new scheduling group (Linux autogroup): keep the priority this process inherited
+    with open("/proc/self/autogroup", "w") as group:
+        group.write(str(os.nice(0)))
+except OSError:  # a kernel without autogroups
+    pass
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 @functools.lru_cache(maxsize=1)

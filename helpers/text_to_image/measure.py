@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.text_to_image.readers import Reading, read
+from helpers.text_to_image.readers import read
 from helpers.text_to_image.scenes import Shape, caption, make_scenes
 from helpers.verdicts import Estimate, rate
 
@@ -31,7 +31,7 @@ def prompts(n: int, seed: int, split: str = "train", two: bool = False) -> tuple
     return captions, scenes
 
 
-def _matches(reading: Reading, shape: Shape, attribute: str) -> bool:
+def _matches(reading: Shape, shape: Shape, attribute: str) -> bool:
     if attribute == "place":
         return (reading.row, reading.column) == (shape.row, shape.column)
     return getattr(reading, attribute) == getattr(shape, attribute)

@@ -7,34 +7,17 @@ Derived in notebooks/09_text_to_image.ipynb §4.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
 
-from helpers.text_to_image.scenes import COLOURS, COLUMNS, ROWS, SHAPES, SIZE, make_scenes
+from helpers.text_to_image.scenes import COLOURS, COLUMNS, ROWS, SIZE, Shape, make_scenes
 
 FOREGROUND = 0.35  # a pixel whose brightest channel (in [0, 1]) passes this belongs to a shape
 MIN_AREA = 12  # pixels: smaller blobs are specks, not shapes
 LARGE_AREA = 95  # pixels: small shapes cover 40-64, large ones 128-201
 CROP = 20  # side of the window around a shape that the shape classifier sees
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the readers saw of one shape.
-
-    Derived in notebooks/09_text_to_image.ipynb §4.
-    """
-
-    colour: str
-    shape: str
-    size: str
-    row: str
-    column: str
-    y: float
-    x: float
 
 
 def _to_unit(image: np.ndarray) -> np.ndarray:
@@ -110,7 +93,7 @@ def shape_classifier():
     return LogisticRegression(max_iter=2000).fit(np.array(features), names)
 
 
-def read(image: np.ndarray) -> list[Reading]:
+def read(image: np.ndarray) -> list[Shape]:
     """Every shape in ``image`` (3, SIZE, SIZE) in [-1, 1], top to bottom, left to right.
 
     Derived in notebooks/09_text_to_image.ipynb §4.
@@ -121,7 +104,7 @@ def read(image: np.ndarray) -> list[Reading]:
     kinds = shape_classifier().predict(np.array([_crop(m.astype(float), y, x) for m, y, x in found]))
     third = SIZE / 3
     return [
-        Reading(
+        Shape(
             colour=colour_of(image, mask),
             shape=str(kind),
             size="large" if mask.sum() >= LARGE_AREA else "small",
@@ -133,5 +116,3 @@ def read(image: np.ndarray) -> list[Reading]:
         for (mask, y, x), kind in zip(found, kinds)
     ]
 
-
-__all__ = ["SHAPES", "Reading", "blobs", "colour_of", "read", "shape_classifier"]

@@ -86,10 +86,15 @@ def check_size(height: int | None, width: int | None) -> None:
 def generate(pipe, prompt: str | list[str], seed: int = 0, **kwargs) -> torch.Tensor:
     """``pipe(prompt, ...)`` after :func:`check_prompt` and :func:`check_size`: images (B, 3, SIZE, SIZE) in [-1, 1].
 
+    One ``negative_prompt`` string serves every prompt of the batch.
+
     Derived in notebooks/09_text_to_image.ipynb §3.
     """
     check_prompt(prompt)
     check_size(kwargs.get("height"), kwargs.get("width"))
+    if isinstance(negative := kwargs.get("negative_prompt"), str):  # one negative prompt for the whole batch
+        check_prompt(negative)
+        kwargs["negative_prompt"] = [negative] * (1 if isinstance(prompt, str) else len(prompt))
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         images = pipe(prompt, generator=generator, output_type="pt", **kwargs).images  # (B, 3, H, W) in [0, 1]
