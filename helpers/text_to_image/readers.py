@@ -115,4 +115,3 @@ def read(image: np.ndarray) -> list[Shape]:
         )
         for (mask, y, x), kind in zip(found, kinds)
     ]
-
