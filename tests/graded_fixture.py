@@ -27,6 +27,11 @@ from helpers.teach.notebooks import exercise, grade_id, modules, solution
 # The grading kernels are pinned to one thread (helpers.teach.sandbox.FIXED_THREADS); one worker more than the cores
 # fills the gaps while a worker's nbgrader starts a kernel or writes its notebook.
 JOBS = (os.cpu_count() or 1) + 1
+# The course's autograding runs in the background for most of the session, niced: the foreground tests (the browser
+# lessons above all) keep their speed, and the grading takes what they leave idle. Its kernels' hang guards are
+# widened to match (a starved cell is slow, not hung): the suite's budgets catch hangs only.
+NICE = 10
+HANG_S = 900
 # Seconds each module's autograde took in one run on 2 cores (December 2026), a guide to order: the longest start
 # first, so that no core idles at the end while one long module finishes alone. An unlisted module counts as longest.
 SECONDS = {"05": 169, "08": 158, "06": 155, "07": 108, "03": 105, "04": 83, "02": 29, "01": 21}
@@ -79,9 +84,10 @@ class Graded:
 
 
 class GradedCourse:
-    """{(module, student): Graded}. On first read every module is queued for autograding, ``JOBS`` modules at once
-    (each in its own gradebook, as the grading kernels run on one thread each); a read waits for its own module,
-    never for the whole course, so a pytest timeout there catches a hang, not a slow machine."""
+    """{(module, student): Graded}. Once started (tests/conftest.py starts it right after the hostile class; a read
+    starts it too) every module is queued for autograding, ``JOBS`` modules at once (each in its own gradebook, as
+    the grading kernels run on one thread each); a read waits for its own module, never for the whole course, so a
+    pytest timeout there catches a hang, not a slow machine."""
 
     def __init__(self, course: Path) -> None:
         self.course, self.futures = course, {}
@@ -114,7 +120,10 @@ class GradedCourse:
             nbformat.write(submission(module, student), dest / f"{module}.ipynb")
         db = self.course / f"gradebook-{module}.db"  # SQLite takes one writer at a time: a gradebook per module
         shutil.copyfile(self.course / "gradebook.db", db)
-        run_nbgrader(["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}"], cwd=self.course)
+        hang = [f"--Execute.timeout={HANG_S}", f"--Execute.startup_timeout={HANG_S}"]
+        run_nbgrader(
+            ["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", *hang], self.course, nice=NICE
+        )
         results = {}
         with Gradebook(f"sqlite:///{db}") as gb:
             for s in students(module):

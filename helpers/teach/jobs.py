@@ -44,10 +44,17 @@ def cpu_count() -> int:
 
 
 def nbgrader(
-    args: list[str], course: Path, timeout: float, cpus: set[int] | None = None
+    args: list[str], course: Path, timeout: float, cpus: set[int] | None = None, nice: int = 0
 ) -> subprocess.CompletedProcess:
-    """Run one nbgrader command in ``course``; ``cpus`` pins it (and the kernel it starts) to those cores."""
-    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus and hasattr(os, "sched_setaffinity") else None
+    """Run one nbgrader command in ``course``; ``cpus`` pins it (and the kernel it starts) to those cores, and ``nice``
+    lowers its priority (and its kernel's), so that it takes only CPU time nothing else wants."""
+
+    def start() -> None:
+        if cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, cpus)
+        if nice:
+            os.nice(nice)
+
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
@@ -55,7 +62,7 @@ def nbgrader(
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=pin,
+        preexec_fn=start if cpus or nice else None,
     )
 
 
