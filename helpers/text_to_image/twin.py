@@ -56,15 +56,16 @@ def check_prompt(prompt: str | list[str]) -> None:
 
     Derived in notebooks/09_text_to_image.ipynb §3.
     """
+    known = vocabulary()  # built once, not once per word of every prompt
     for text in [prompt] if isinstance(prompt, str) else prompt:
         words = re.findall(r"[a-z]+|[^\sa-z]", str(text).lower())
         if not words:
             raise ValueError('the prompt is empty; describe a scene, for example "a small red circle at the top left".')
-        unknown = sorted({w for w in words if w not in vocabulary()})
+        unknown = sorted(set(words) - set(known))
         if unknown:
             raise ValueError(
                 f"the shapes model never saw {', '.join(map(repr, unknown))} in training, so it cannot draw them; "
-                f"use only these words: {' '.join(vocabulary())}."
+                f"use only these words: {' '.join(known)}."
             )
         if len(words) + 2 > MAX_TOKENS:
             raise ValueError(
