@@ -113,7 +113,7 @@ def test_no_gpu_says_which_pipeline_and_how_to_get_one(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     device = doc.check_device()
     assert device.status == "note" and "CPU only" in device.detail
-    assert "Module 06 will use the tiny offline pipeline" in device.fix
+    assert "Modules 06 and 08 will use the shapes model" in device.fix
     assert "Runtime > Change runtime type > GPU" in device.fix
 
 
@@ -170,13 +170,14 @@ def test_cached_weights_and_a_gpu_give_the_real_model(tmp_path, monkeypatch):
         and "in the local Hugging Face cache" in real.detail
     )
     cpu = doc.check_weights(cuda=False, cache_dir=tmp_path)
-    assert "tiny offline pipeline" in cpu.detail and "Runtime > Change runtime type > GPU" in cpu.fix
+    assert "will use the shapes model trained in Module 09" in cpu.detail
+    assert "Runtime > Change runtime type > GPU" in cpu.fix
 
 
-def test_gpu_without_weights_offline_uses_the_tiny_pipeline(tmp_path, monkeypatch):
+def test_gpu_without_weights_offline_uses_the_shapes_model(tmp_path, monkeypatch):
     monkeypatch.setattr(sd_check, "hub_reachable", lambda *a, **k: pytest.fail("HF_HUB_OFFLINE=1 must not ask the Hub"))
     check = doc.check_weights(cuda=True, cache_dir=tmp_path)
-    assert check.status == "note" and "tiny offline pipeline" in check.detail and "hub not asked" in check.detail
+    assert check.status == "note" and "will use the shapes model" in check.detail and "hub not asked" in check.detail
     assert "unset HF_HUB_OFFLINE" in check.fix
 
 

@@ -199,6 +199,55 @@ MISTAKES = [
         "test_your_turn_4",
         False,
     ),
+    Mistake(
+        "09_text_to_image",
+        "your_turn_1",
+        "weights = torch.softmax(q @ k.transpose(-1, -2) / d**0.5, dim=-1)",
+        "weights = torch.softmax(q @ k.transpose(-1, -2) / d**0.5, dim=-2)",  # each token's softmax over the pixels
+        "test_your_turn_1",
+        False,
+    ),
+    Mistake(
+        "09_text_to_image",
+        "your_turn_1",
+        "weights = torch.softmax(q @ k.transpose(-1, -2) / d**0.5, dim=-1)",
+        "weights = torch.softmax(q @ k.transpose(-1, -2), dim=-1)",  # the 1 / sqrt(d) forgotten
+        "test_your_turn_1",
+        False,
+    ),
+    Mistake(
+        "09_text_to_image",
+        "your_turn_2",
+        "return 1 / float(z.std())",
+        "return float(z.std())",
+        "test_your_turn_2",
+        False,
+    ),
+    Mistake(
+        "09_text_to_image",
+        "your_turn_2",
+        "return 1 / float(z.std())",
+        "return float(pipe.vae.config.scaling_factor)",  # read, not measured: right for this VAE only
+        "test_your_turn_2",
+        True,
+    ),
+    Mistake(
+        "09_text_to_image",
+        "your_turn_3",
+        "predicted_green_share = 0.05",
+        "predicted_green_share = 0.9",  # as if the negative prompt changed nothing
+        "test_your_turn_3",
+        True,
+    ),
+    Mistake(
+        "09_text_to_image",
+        "mini_challenge",
+        '"num_inference_steps": 10, "guidance_scale": 3.0',
+        '"num_inference_steps": 25, "guidance_scale": 3.0',
+        "test_mini_challenge",
+        False,
+    ),
+    Mistake("09_text_to_image", "knowledge_check", 'q2 = "c"', 'q2 = "a"', "test_q2", True),
 ]
 
 

@@ -148,6 +148,35 @@ def test_tiny_pipeline_is_seeded(pipe):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+def test_on_a_cpu_modules_06_and_08_get_the_trained_shapes_model_and_it_follows_the_prompt():
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    from helpers.text_to_image import readers
+
+    pipe, report = sd.load_pipeline(progress=False)
+    assert report.kind == "shapes" and not report.is_real and report.source == str(sd.SHAPES_DIR)
+    text = str(report)
+    assert "SHAPES" in text and "Module 09" in text and "no CUDA GPU" in text and sd.SD15_MODEL_ID in text
+    assert isinstance(pipe.unet, UNet2DConditionModel) and isinstance(pipe.vae, AutoencoderKL)
+    assert isinstance(pipe.text_encoder, CLIPTextModel)
+    asked = {sd.SHAPES_PROMPT: ("red", "circle"), sd.SHAPES_EDIT_PROMPT: ("blue", "square")}
+    for prompt, (colour, kind) in asked.items():
+        images = pipe(
+            [prompt] * 4, num_inference_steps=20, guidance_scale=4.0, generator=sd.seeded_generator(0), output_type="pt"
+        ).images  # (4, 3, 32, 32) in [0, 1]
+        drawn = [[(s.colour, s.shape) for s in readers.read(image.numpy() * 2 - 1)] for image in images]
+        assert sum(d == [(colour, kind)] for d in drawn) >= 3, f"{prompt!r} drew {drawn}"
+    _, shapes = sd.load_pipeline(prefer="shapes", progress=False)
+    assert shapes.kind == "shapes" and "prefer='shapes'" in str(shapes)
+
+
+def test_a_missing_shapes_folder_names_the_script_that_makes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="scripts/train_twin.py"):
+        sd.check_shapes_folder(tmp_path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
 def test_without_a_gpu_the_report_says_no_cuda():
     pipe, reason = sd.try_real()
     assert pipe is None and reason.startswith("no CUDA GPU")

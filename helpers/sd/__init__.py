@@ -1,10 +1,12 @@
-"""Stable Diffusion 1.5 with diffusers, in six parts. Derived in notebooks/06_stable_diffusion.ipynb.
+"""Stable Diffusion 1.5 with diffusers, in eight parts. Derived in notebooks/06_stable_diffusion.ipynb.
 
 - :mod:`helpers.sd.config`: SD 1.5's configuration (its */config.json files) and the tiny twin's;
   the VAE factor and latent shapes;
 - :mod:`helpers.sd.cost`: parameters and FLOPs counted on the meta device, and median timings;
 - :mod:`helpers.sd.tokenizer`: a small CLIP BPE tokenizer generated offline, and its checks;
-- :mod:`helpers.sd.pipeline`: the one loading path (real SD 1.5 on a CUDA GPU, the tiny pipeline elsewhere);
+- :mod:`helpers.sd.pipeline`: the one loading path (real SD 1.5 on a CUDA GPU, Module 09's shapes model
+  elsewhere, a tiny random pipeline on request), and :mod:`helpers.sd.report`, what it says it loaded;
+- :mod:`helpers.sd.shapes`: where the shapes model lives, and prompts it was taught;
 - :mod:`helpers.sd.loop`: ``pipe(prompt)`` unrolled by hand;
 - :mod:`helpers.sd.toy`: a 1-D world with a perfect noise predictor, for diffusers' schedulers.
 
@@ -42,7 +44,6 @@ from helpers.sd.loop import (  # noqa: F401
     text_embeddings,
 )
 from helpers.sd.pipeline import (  # noqa: F401
-    PipelineReport,
     build_pipeline,
     build_tiny_pipeline,
     cache_root,
@@ -53,6 +54,8 @@ from helpers.sd.pipeline import (  # noqa: F401
     tiny_pipeline_dir,
     try_real,
 )
+from helpers.sd.report import PipelineReport  # noqa: F401
+from helpers.sd.shapes import SHAPES_DIR, SHAPES_EDIT_PROMPT, SHAPES_PROMPT, check_shapes_folder  # noqa: F401
 from helpers.sd.tokenizer import (  # noqa: F401
     BOS,
     EOS,

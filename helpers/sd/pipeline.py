@@ -1,10 +1,12 @@
-"""One loading path for Stable Diffusion 1.5: the real model on a CUDA GPU, a tiny random twin elsewhere.
+"""One loading path for Stable Diffusion 1.5: the real model on a CUDA GPU, Module 09's shapes model elsewhere.
 
 :func:`load_pipeline` picks what runs. With a CUDA GPU and the weights reachable it loads the
-real ``stable-diffusion-v1-5/stable-diffusion-v1-5`` in fp16; otherwise (CPU, offline, CI) a
-tiny, randomly initialised pipeline of the same classes, built from helpers.sd.config with a
-fixed seed, saved once to a cache folder and loaded back. Both go through :func:`load_from`,
-one ``StableDiffusionPipeline.from_pretrained`` call. Derived in notebooks/06_stable_diffusion.ipynb §2.
+real ``stable-diffusion-v1-5/stable-diffusion-v1-5`` in fp16; otherwise (CPU, offline, CI) the
+shapes model that Module 09 trains on a CPU, shipped in ``helpers/weights/shapes_sd/`` (SD's classes,
+trained weights, 32 x 32 scenes of shapes). On request, a tiny randomly initialised pipeline of
+SD 1.5's block layout, built from helpers.sd.config with a fixed seed and cached, serves tests that
+need SD's own tokenizer and schedule. All go through :func:`load_from`, one
+``StableDiffusionPipeline.from_pretrained`` call. Derived in notebooks/06_stable_diffusion.ipynb §2.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-import textwrap
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,13 @@ from helpers.sd.config import (
     REMOVED_MODEL_ID,
     SD15_MODEL_ID,
     SD15_SCHEDULER_CONFIG,
-    SD15_UNET_CONFIG,
-    SD15_VAE_CONFIG,
     TINY_SEED,
     TINY_TEXT_ENCODER_CONFIG,
     TINY_UNET_CONFIG,
     TINY_VAE_CONFIG,
-    vae_factor,
 )
+from helpers.sd.report import PipelineReport
+from helpers.sd.shapes import SHAPES_DIR, check_shapes_folder
 from helpers.sd.tokenizer import TOKENIZER_FILES, check_tokenizer, load_tokenizer, tokenizer_dir
 
 
@@ -190,46 +189,6 @@ def load_from(source: str | Path, dtype: torch.dtype = torch.float32, progress: 
     return pipe
 
 
-@dataclass(frozen=True)
-class PipelineReport:
-    """Which pipeline :func:`load_pipeline` loaded, from where, and why.
-
-    Derived in notebooks/06_stable_diffusion.ipynb §2.
-    """
-
-    kind: str  # "real" or "tiny"
-    source: str
-    device: str
-    dtype: str
-    reason: str
-
-    @property
-    def is_real(self) -> bool:
-        return self.kind == "real"
-
-    def __str__(self) -> str:
-        size = SD15_UNET_CONFIG["sample_size"] * vae_factor(SD15_VAE_CONFIG)
-        if self.is_real:
-            lines = [
-                f"Running the REAL Stable Diffusion 1.5 ({self.source}) on {self.device} in {self.dtype}.",
-                f"Why: {self.reason}.",
-                f"Images are {size}x{size} by default and follow the prompt.",
-            ]
-        else:
-            tiny = TINY_UNET_CONFIG["sample_size"] * vae_factor(TINY_VAE_CONFIG)
-            lines = [
-                f"Running the TINY pipeline on {self.device} in {self.dtype}: SD 1.5's classes (CLIPTextModel, "
-                "UNet2DConditionModel, AutoencoderKL, PNDMScheduler), much narrower and randomly initialised, "
-                f"loaded with StableDiffusionPipeline.from_pretrained({self.source!r}).",
-                f"Why: {self.reason}.",
-                f"Every step of the pipeline runs for real, but its weights are random: its {tiny}x{tiny} images "
-                "are structured noise, not pictures of the prompt.",
-                f"On a CUDA GPU with the weights reachable, the same code loads {SD15_MODEL_ID} in float16 and "
-                f"draws {size}x{size} images that follow the prompt.",
-            ]
-        return "\n".join(textwrap.fill(line, 100, break_on_hyphens=False) for line in lines)  # whole words per line
-
-
 def _short(err: BaseException) -> str:
     """The first line of an exception, prefixed by its type."""
     first = str(err).strip().splitlines()[0] if str(err).strip() else ""
@@ -255,15 +214,15 @@ def try_real(progress: bool = True):
 
 
 def load_pipeline(prefer: str = "auto", progress: bool = True):
-    """Return ``(pipe, report)``: real SD 1.5 in fp16 on a CUDA GPU when its weights load, else the tiny pipeline.
+    """Return ``(pipe, report)``: real SD 1.5 in fp16 on a CUDA GPU when its weights load, else the shapes model.
 
-    ``prefer="tiny"`` always gives the tiny pipeline; ``prefer="real"`` raises instead of falling back.
-    Derived in notebooks/06_stable_diffusion.ipynb §2.
+    ``prefer="shapes"`` always gives the shapes model, ``prefer="tiny"`` the tiny random pipeline;
+    ``prefer="real"`` raises instead of falling back. Derived in notebooks/06_stable_diffusion.ipynb §2.
     """
-    if prefer not in ("auto", "real", "tiny"):
-        raise ValueError(f"prefer must be 'auto', 'real' or 'tiny', got {prefer!r}.")
-    if prefer == "tiny":
-        reason = "the tiny pipeline was asked for (prefer='tiny')"
+    if prefer not in ("auto", "real", "shapes", "tiny"):
+        raise ValueError(f"prefer must be 'auto', 'real', 'shapes' or 'tiny', got {prefer!r}.")
+    if prefer in ("shapes", "tiny"):
+        reason = f"the {prefer} pipeline was asked for (prefer={prefer!r})"
     else:
         pipe, reason = try_real(progress)
         if pipe is not None:
@@ -272,11 +231,12 @@ def load_pipeline(prefer: str = "auto", progress: bool = True):
             )
         if prefer == "real":
             raise RuntimeError(f"the real Stable Diffusion 1.5 cannot load here: {reason}.")
+    kind = "tiny" if prefer == "tiny" else "shapes"
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    folder = tiny_pipeline_dir()
-    pipe = load_from(folder, dtype=torch.float32, progress=progress).to(device)
+    folder = tiny_pipeline_dir() if kind == "tiny" else check_shapes_folder(SHAPES_DIR)
+    pipe = load_from(folder, dtype=torch.float32, progress=progress, local_files_only=True).to(device)
     pipe.set_progress_bar_config(disable=not progress)
-    return pipe, PipelineReport("tiny", str(folder), device, "float32", reason)
+    return pipe, PipelineReport(kind, str(folder), device, "float32", reason)
 
 
 def quiet(pipe=None) -> None:

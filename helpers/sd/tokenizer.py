@@ -207,7 +207,7 @@ def check_tokenizer(tokenizer, vocab_size: int, prompt: str = "a photograph of a
             f"the tokenizer has {len(tokenizer)} tokens, expected {vocab_size}: it was not built "
             "from the intended vocab.json and merges.txt."
         )
-    ids = tokenizer(prompt).input_ids
+    ids = tokenizer(prompt, truncation=True).input_ids  # truncated quietly to a short model_max_length
     words = [i for i in ids if i not in (tokenizer.bos_token_id, tokenizer.eos_token_id)]
     if not words:
         raise RuntimeError(f"{prompt!r} tokenizes to {ids}: only start and end tokens, the prompt is lost.")

@@ -2,8 +2,8 @@
 
 Run ``python -m helpers doctor`` in a terminal, or ``from helpers.teach.doctor import doctor; doctor()`` in a
 notebook cell. It reports the Python and package versions, the device, whether widgets can render, and
-whether Module 06 will get the real Stable Diffusion 1.5 or the tiny offline pipeline, and whether a
-teacher can grade here with each submission sandboxed.
+whether Modules 06 and 08 will get the real Stable Diffusion 1.5 or the shapes model trained on a CPU in
+Module 09, and whether a teacher can grade here with each submission sandboxed.
 The exit status is 0 when the course can run here and 1 when something it needs is missing.
 """
 

@@ -36,7 +36,8 @@ OTHERS = ["numpy", "matplotlib", "tqdm", "scikit-learn", "safetensors", "transfo
 PIP_FIX = "pip install -r requirements.txt (from the repository root)"
 COLAB_FIX = "run the notebook's first code cell (the setup cell), then Runtime > Restart session"
 GPU_FIX = (
-    "Module 06 will use the tiny offline pipeline; on Colab choose Runtime > Change runtime type > GPU "
+    "Modules 06 and 08 will use the shapes model trained on a CPU in Module 09 (32x32 scenes of shapes); "
+    "on Colab choose Runtime > Change runtime type > GPU "
     "(Modules 01-05 run on the CPU)"
 )
 

@@ -1,4 +1,4 @@
-"""The doctor's Stable Diffusion line: will Module 06 run the real SD 1.5 here, or the tiny offline pipeline?"""
+"""The doctor's Stable Diffusion line: will Module 06 run the real SD 1.5 here, or the shapes model (Module 09's)?"""
 
 from __future__ import annotations
 
@@ -54,12 +54,13 @@ def _where(cache_dir, offline: bool) -> tuple[str | None, bool, str]:
 
 
 def check_weights(cuda: bool, cache_dir: str | Path | None = None, offline: bool | None = None) -> Check:
-    """Will Module 06 load the real SD 1.5 (a CUDA GPU and weights cached or reachable) or the tiny pipeline?"""
+    """Will Module 06 load the real SD 1.5 (a CUDA GPU and weights cached or reachable) or the shapes model?"""
     if installed_version("huggingface-hub") is None:
         return Check(
             "SD weights",
             "note",
-            "cannot check: huggingface_hub is not installed; the tiny offline pipeline will be used",
+            "cannot check: huggingface_hub is not installed; "
+            "Modules 06 and 08 will use the shapes model trained in Module 09",
             PIP_FIX,
         )
     offline = hub_offline() if offline is None else offline
@@ -67,7 +68,7 @@ def check_weights(cuda: bool, cache_dir: str | Path | None = None, offline: bool
     if cuda and (cached or reachable):
         download = "" if cached else ", after a first download of about 2 GB"
         return Check("SD weights", "ok", f"{detail}: Module 06 will run the real Stable Diffusion 1.5{download}")
-    detail += ": Module 06 will use the tiny offline pipeline"
+    detail += ": Modules 06 and 08 will use the shapes model trained in Module 09 (32x32 scenes of shapes)"
     if not cuda:
         return Check(
             "SD weights",

@@ -133,4 +133,8 @@ def build_scheduler(name: str = "DDIMScheduler"):
     """
     import diffusers
 
+    # the schedulers that read this config, as diffusers lists them
+    known = sorted(c.__name__ for c in diffusers.DDIMScheduler.from_config(SCHEDULER_CONFIG).compatibles)
+    if name not in known:
+        raise ValueError(f"{name!r} is not a diffusers scheduler for this model; use one of: {', '.join(known)}.")
     return getattr(diffusers, name).from_config(SCHEDULER_CONFIG)

@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 
 from helpers.sd.pipeline import pipeline_class
+from helpers.sd.shapes import SHAPES_DIR, check_shapes_folder
 from helpers.text_to_image.parts import MAX_TOKENS, build_scheduler
 from helpers.text_to_image.scenes import SIZE, vocabulary
 
-TWIN_DIR = Path(__file__).resolve().parents[1] / "weights" / "shapes_sd"
+TWIN_DIR = SHAPES_DIR  # where the shipped weights live (Modules 06 and 08 load them on a CPU)
 
 
 def assemble(vae, text_encoder, tokenizer, unet, scheduler=None):
@@ -41,12 +42,7 @@ def load_twin(folder: str | Path = TWIN_DIR, progress: bool = False):
 
     Derived in notebooks/09_text_to_image.ipynb §3.
     """
-    folder = Path(folder)
-    if not (folder / "model_index.json").is_file():
-        raise FileNotFoundError(
-            f"{folder} holds no saved pipeline (no model_index.json); make it with `python scripts/train_twin.py`."
-        )
-    pipe = pipeline_class().from_pretrained(str(folder), local_files_only=True)
+    pipe = pipeline_class().from_pretrained(str(check_shapes_folder(folder)), local_files_only=True)
     pipe.set_progress_bar_config(disable=not progress)
     return pipe
 
