@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,7 @@ from helpers.teach.jobs import Settings, cpu_count, grade_one, merge, nbgrader, 
 from helpers.teach.notebooks import ROOT
 from helpers.teach.report import NO_SANDBOX_WARNING, error_feedback, print_summary, write_summary  # noqa: F401
 from helpers.teach.sandbox import GIB, sandbox_problem
+from helpers.teach.term import add_term_options, after_grading, check_options, term_main
 
 
 def _cells_by_id(nb: dict) -> dict[str, list[dict]]:
@@ -229,10 +231,14 @@ def parser() -> argparse.ArgumentParser:
         help=f"most files a zip may hold (default {MAX_ARCHIVE_FILES})",
     )
     p.add_argument("--no-sandbox", action="store_true", help="grade without isolation (only for notebooks you trust)")
+    add_term_options(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["term"]:
+        return term_main(argv[1:])
     args = parser().parse_args(argv)
     if args.jobs < 1 or args.timeout < 1 or args.memory_gb <= 0:
         raise SystemExit("--jobs and --timeout must be at least 1, and --memory-gb positive.")
@@ -245,9 +251,12 @@ def main(argv: list[str] | None = None) -> None:
         max_files=args.max_files,
     )
     course = args.course.resolve()
+    options = check_options(args, args.module)  # before grading: a bad --due or roster costs nothing
     submissions = grade(args.module, args.submissions, course, settings)
+    lines = after_grading(submissions, options, args.export)
     write_summary(submissions, course / f"summary_{args.module}.csv", settings.sandbox)
     print_summary(submissions, settings.sandbox)
+    print("\n".join(["", *lines]) if lines else "", end="\n" if lines else "")
     print(
         f"\ngrades: {course / 'grades.csv'}\nsummary: {course / f'summary_{args.module}.csv'}\n"
         f"feedback: {course / 'feedback'}/<student>/{args.module}/{args.module}.html"

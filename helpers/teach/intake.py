@@ -59,6 +59,9 @@ class Submission:
     max_score: float | None = None
     platform: str = ""  # "canvas" or "moodle" when the file name is theirs
     late: bool = False  # the platform marked it late (Canvas's LATE)
+    uploaded: float | None = None  # the file's time (a zip entry's, or the file's mtime), read when it is found
+    days_late: int | None = None  # by --due and the file's time (helpers.teach.late); None when unknown
+    final: float | None = None  # the score after a late penalty (the raw score without one)
 
 
 def slug(text: str) -> str:
@@ -262,7 +265,7 @@ def collect(
 
 def _submission(path: Path, module: str, top: Path, expected_ids: set[str]) -> Submission:
     """One notebook file as a submission: its student, and whether it is a valid notebook of ``module``."""
-    sub = Submission(path)
+    sub = Submission(path, uploaded=path.stat().st_mtime)
     sub.name, sub.student, sub.platform, sub.late = identify(path, module, top)
     if sub.late:
         sub.notes.append("Canvas marked it LATE")

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 
 from helpers.teach.intake import STABLE, Submission
+from helpers.teach.late import late_status
 
 NO_SANDBOX_WARNING = (
     "WARNING: graded WITHOUT the sandbox (--no-sandbox): every notebook ran with your permissions "
@@ -27,17 +28,21 @@ def error_feedback(sub: Submission, path: Path) -> None:
 
 
 def write_summary(submissions: list[Submission], path: Path, sandboxed: bool = True) -> None:
-    """The summary table as CSV: student, name (as the platform wrote it), score, max, status, notes, file, sandbox."""
+    """The summary table as CSV: student, name (as the platform wrote it), raw score, final score (after a late
+    penalty), max, late, status, notes, file, sandbox."""
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "name", "score", "max", "status", "notes", "file", "sandbox"])
+        writer.writerow(["student", "name", "score", "final", "max", "late", "status", "notes", "file", "sandbox"])
         for s in submissions:
+            raw = s.score if s.score is not None else 0
             writer.writerow(
                 [
                     s.student,
                     s.name,
-                    s.score if s.score is not None else 0,
+                    raw,
+                    f"{s.final:g}" if s.final is not None else raw,
                     s.max_score,
+                    late_status(s),
                     s.status,
                     "; ".join(s.notes),
                     s.source.name,
@@ -54,13 +59,14 @@ def print_summary(submissions: list[Submission], sandboxed: bool = True) -> None
         print(f"student ids: {STABLE[platform]}")
     width = max([len(s.student) for s in submissions] + [7])
     name_width = min(30, max([len(s.name) for s in submissions] + [4]))
-    print(f"{'student':<{width}}  {'name':<{name_width}}  {'score':>6}  {'max':>5}  status")
+    print(f"{'student':<{width}}  {'name':<{name_width}}  {'score':>6}  {'final':>6}  {'max':>5}  status")
     for s in sorted(submissions, key=lambda s: s.student):
         score = f"{s.score:g}" if s.score is not None else "0"
+        final = f"{s.final:g}" if s.final is not None else score
         extra = f" ({'; '.join(s.notes)})" if s.notes else ""
         print(
-            f"{s.student:<{width}}  {s.name[:name_width]:<{name_width}}  {score:>6}  {s.max_score or 0:>5g}  "
-            f"{s.status}{extra}"
+            f"{s.student:<{width}}  {s.name[:name_width]:<{name_width}}  {score:>6}  {final:>6}  "
+            f"{s.max_score or 0:>5g}  {s.status}{extra}"
         )
     if not sandboxed:
         print(NO_SANDBOX_WARNING)
