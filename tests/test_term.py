@@ -168,8 +168,11 @@ def test_a_two_module_canvas_term_round_trip(tmp_path, capsys):
         archive = _canvas_zip(tmp_path / f"submissions_{module}.zip", files, when)
         options = ["--course", str(course), "--jobs", "2", "--timeout", "30", "--roster", str(roster)]
         options += ["--export", str(tmp_path / f"import_{module}.csv"), "--due", "2026-12-06 23:59"]
-        classroom.main([module, str(archive), *options, "--late-penalty", "10,50"])
+        classroom.main([module, str(archive), *options, "--late-penalty", "10,50", "--similarity"])
     printed = capsys.readouterr().out
+    # two learners who wrote the model answer, and a blank: nothing of their own in common, so no pair
+    assert "similarity: 0 pair(s) above 50% among 3 submissions" in printed
+    assert (course / "similarity_02_forward_process.html").is_file()
     assert "missing (no submission): Poe, Edgar (id 777)" in printed and "not on the roster: strangerann" in printed
     summary = {r["student"]: r for r in csv.DictReader((course / "summary_02_forward_process.csv").open())}
     late = summary["roemary_501"]
@@ -183,3 +186,59 @@ def test_a_two_module_canvas_term_round_trip(tmp_path, capsys):
     assert set(term) == {"doejane_12345", "roemary_501", "strangerann_4242"}  # one row per learner, both modules
     assert all(term[s]["01_toy_signal"] and term[s]["02_forward_process"] for s in term)
     assert "02_forward_process: late (2 days)" in term["roemary_501"]["late"]
+
+
+# --- Similarity ---------------------------------------------------------------------------------------------
+
+
+def _renamed(source: str) -> str:
+    """A copy dressed up: names changed, comments rewritten, spacing moved."""
+    for old, new in (
+        ("signal", "values"),
+        ("steps", "n_iter"),
+        ("step", "i"),
+        ("leftover", "rest"),
+        ("ends", "finals"),
+        ("position", "pos"),
+        ("trial", "t"),
+        ("denoised", "cleaned"),
+        ("actual", "real"),
+    ):
+        source = source.replace(old, new)
+    return "\n".join(
+        line.split("#")[0].rstrip() + ("  # my own work" if "=" in line else "") for line in source.split("\n")
+    )
+
+
+def test_similarity_lists_the_copied_pair_and_not_the_independent_solution(tmp_path):
+    import copy
+
+    import nbformat
+    from alternatives import notebook
+
+    from helpers.teach import similarity
+
+    module = "01_toy_signal"
+    course = tmp_path / "course"
+    for folder, path in (("solutions", solution(module)), ("exercises", exercise(module))):
+        (course / folder / module).mkdir(parents=True)
+        (course / folder / module / path.name).write_bytes(path.read_bytes())
+    original = notebook(module, "numpy arrays and numpy scalars")
+    disguised = copy.deepcopy(original)
+    for cell in disguised.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = _renamed(cell.source)
+    independent = notebook(module, "tuples, loops and another formula")  # the same task, the same shape, own work
+    reference = nbformat.read(solution(module), as_version=4)  # the model answer, as many honest learners write it
+    class_ = {"ada": original, "bob": disguised, "cy": independent, "dee": reference, "eve": copy.deepcopy(reference)}
+    subs = []
+    for student, nb in class_.items():
+        (course / "submitted" / student / module).mkdir(parents=True)
+        nbformat.write(nb, course / "submitted" / student / module / f"{module}.ipynb")
+        subs.append(Submission(Path(f"{student}.ipynb"), name=student, student=student, score=5.0, max_score=10.0))
+    out, lines = similarity.report(module, subs, course)
+    listed = {frozenset(line.split(":")[0].strip().split(" and ")) for line in lines[1:-1]}
+    assert listed == {frozenset({"ada", "bob"})}, lines
+    page = out.read_text(encoding="utf-8")
+    assert "a reason to look, not proof" in page and "No score was changed" in page and "ada.py" in page
+    assert [s.score for s in subs] == [5.0] * 5

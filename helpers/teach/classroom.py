@@ -24,6 +24,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from helpers.teach import similarity
 from helpers.teach.intake import (
     MAX_ARCHIVE_BYTES,
     MAX_ARCHIVE_FILES,
@@ -254,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     options = check_options(args, args.module)  # before grading: a bad --due or roster costs nothing
     submissions = grade(args.module, args.submissions, course, settings)
     lines = after_grading(submissions, options, args.export)
+    if args.similarity:
+        lines += similarity.report(args.module, submissions, course)[1]
     write_summary(submissions, course / f"summary_{args.module}.csv", settings.sandbox)
     print_summary(submissions, settings.sandbox)
     print("\n".join(["", *lines]) if lines else "", end="\n" if lines else "")

@@ -29,6 +29,11 @@ def add_term_options(p: argparse.ArgumentParser) -> None:
     term.add_argument("--roster", type=Path, help="the gradebook CSV that Canvas or Moodle exports")
     term.add_argument("--export", type=Path, help="write the roster back with this module's scores, for the LMS")
     term.add_argument("--column", help="the roster's column for this module (default: the one that names it)")
+    term.add_argument(
+        "--similarity",
+        action="store_true",
+        help="write similarity_<module>.html: pairs whose answers are unusually alike (never changes a score)",
+    )
 
 
 def check_options(args: argparse.Namespace, module: str) -> dict:
