@@ -39,6 +39,7 @@ from helpers.teach.jobs import Settings, cpu_count, grade_one, merge, nbgrader, 
 from helpers.teach.notebooks import ROOT
 from helpers.teach.report import NO_SANDBOX_WARNING, error_feedback, print_summary, write_summary  # noqa: F401
 from helpers.teach.sandbox import GIB, sandbox_problem
+from helpers.teach.shards import merge_main, parse_shard, select
 from helpers.teach.term import add_term_options, after_grading, check_options, term_main
 
 
@@ -144,6 +145,8 @@ def grade(module: str, source: Path, course: Path = ROOT, settings: Settings | N
             submissions = collect(source, module, expected, scratch, settings.max_bytes, settings.max_files)
         except ArchiveRefused as error:
             raise SystemExit(f"refusing the archive: {error}") from None
+        if settings.shard:
+            submissions = select(submissions, settings.shard, course, module)
         gradable = [sub for sub in submissions if sub.status == "graded"]
         for sub in gradable:
             sub.notes += tampering(json.loads(sub.source.read_bytes()), released, solved)
@@ -240,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["term"]:
         return term_main(argv[1:])
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     args = parser().parse_args(argv)
     if args.jobs < 1 or args.timeout < 1 or args.memory_gb <= 0:
         raise SystemExit("--jobs and --timeout must be at least 1, and --memory-gb positive.")
@@ -250,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         memory_limit=int(args.memory_gb * GIB),
         max_bytes=int(args.max_archive_mb * 2**20),
         max_files=args.max_files,
+        shard=parse_shard(args.shard) if args.shard else None,
     )
     course = args.course.resolve()
     options = check_options(args, args.module)  # before grading: a bad --due or roster costs nothing

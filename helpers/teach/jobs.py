@@ -33,6 +33,7 @@ class Settings:
     memory_limit: int = 4 * GIB
     max_bytes: int = MAX_ARCHIVE_BYTES
     max_files: int = MAX_ARCHIVE_FILES
+    shard: tuple[int, int] | None = None  # (K, N): grade only the K-th of N shares of the class (helpers.teach.shards)
 
 
 def cpu_count() -> int:

@@ -30,6 +30,10 @@ def add_term_options(p: argparse.ArgumentParser) -> None:
     term.add_argument("--export", type=Path, help="write the roster back with this module's scores, for the LMS")
     term.add_argument("--column", help="the roster's column for this module (default: the one that names it)")
     term.add_argument(
+        "--shard",
+        help="K/N: grade only the K-th of N shares of the class, for an engine that runs N machines (then: merge)",
+    )
+    term.add_argument(
         "--similarity",
         action="store_true",
         help="write similarity_<module>.html: pairs whose answers are unusually alike (never changes a score)",
@@ -40,6 +44,11 @@ def check_options(args: argparse.Namespace, module: str) -> dict:
     """Read ``--due``, ``--late-penalty``, ``--roster`` and ``--column`` before grading: bad input costs nothing."""
     if args.export and not args.roster:
         raise SystemExit("--export needs --roster: the gradebook CSV your LMS exported, which it fills in.")
+    if args.shard and (args.roster or args.similarity):
+        raise SystemExit(
+            "--roster, --export and --similarity need the whole class: grade the shards, merge them "
+            "(python -m helpers.teach.classroom merge ...), then compare or export from one machine's run."
+        )
     try:
         due = parse_due(args.due) if args.due else None
         penalty = parse_penalty(args.late_penalty) if args.late_penalty else None
