@@ -10,7 +10,6 @@ score; it is a reason to look, not proof.
 
 from __future__ import annotations
 
-import html
 import json
 import tempfile
 import warnings
@@ -43,16 +42,34 @@ def _answer_ids(solved: dict) -> list[str]:
     return [m["grade_id"] for m in meta if m.get("solution") and m.get("grade_id")]
 
 
-def report(module: str, submissions: list[Submission], course: Path) -> tuple[Path, list[str]]:
-    """Write ``similarity_<module>.html`` in ``course``; return its path and one line per listed pair."""
+def _compare(answers: Path, given: Path, out: Path) -> tuple[list, str]:
+    """copydetect on every pair of files in ``answers``, ``given`` left out: the pairs listed and the HTML page."""
     from copydetect import CopyDetector
 
+    detector = CopyDetector(
+        test_dirs=[str(answers)],
+        boilerplate_dirs=[str(given)],
+        extensions=["py"],
+        noise_t=K_GRAM,
+        guarantee_t=K_GRAM,
+        display_t=THRESHOLD,
+        autoopen=False,
+        silent=True,
+        out_file=str(out),
+    )
+    detector.run()
+    with warnings.catch_warnings():  # copydetect 0.5 reads its template with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return detector.get_copied_code_list(), detector.generate_html_report(output_mode="return")
+
+
+def report(module: str, submissions: list[Submission], course: Path) -> tuple[Path, list[str]]:
+    """Write ``similarity_<module>.html`` in ``course``; return its path and one line per listed pair."""
     notebook = f"{module}.ipynb"
     solved = json.loads((course / "solutions" / module / notebook).read_text(encoding="utf-8"))
     released = json.loads((course / "exercises" / module / notebook).read_text(encoding="utf-8"))
     ids = _answer_ids(solved)
-    graded = [s for s in submissions if (course / "submitted" / s.student / module / notebook).is_file()]
-    graded = [s for s in graded if s.status not in ("superseded", "not this module", "not a valid notebook")]
+    graded = [s for s in submissions if s.status not in ("superseded", "not this module", "not a valid notebook")]
     out = course / f"similarity_{module}.html"
     with tempfile.TemporaryDirectory(prefix="course-similarity-") as tmp:
         answers, given = Path(tmp) / "answers", Path(tmp) / "given"
@@ -61,28 +78,14 @@ def report(module: str, submissions: list[Submission], course: Path) -> tuple[Pa
         (given / "exercise.py").write_text(answer_cells(released, ids), encoding="utf-8")
         (given / "solution.py").write_text(answer_cells(solved, ids), encoding="utf-8")
         for sub in graded:
-            nb = json.loads((course / "submitted" / sub.student / module / notebook).read_text(encoding="utf-8"))
+            path = course / "submitted" / sub.student / module / notebook
+            nb = json.loads(path.read_text(encoding="utf-8"))
             (answers / f"{sub.student}.py").write_text(answer_cells(nb, ids), encoding="utf-8")
-        detector = CopyDetector(
-            test_dirs=[str(answers)],
-            boilerplate_dirs=[str(given)],
-            extensions=["py"],
-            noise_t=K_GRAM,
-            guarantee_t=K_GRAM,
-            display_t=THRESHOLD,
-            autoopen=False,
-            silent=True,
-            out_file=str(out),
-        )
-        detector.run()
-        pairs = detector.get_copied_code_list() if len(graded) > 1 else []
-        with warnings.catch_warnings():  # copydetect 0.5 reads its template with a deprecated importlib call
-            warnings.simplefilter("ignore", DeprecationWarning)
-            page = detector.generate_html_report(output_mode="return") if len(graded) > 1 else ""
+        pairs, page = _compare(answers, given, out) if len(graded) > 1 else ([], "")
     body = page or f"<html><body><p>{len(graded)} graded submission(s): nothing to compare.</p></body></html>"
     out.write_text(body.replace("<body>", "<body>" + NOTICE.format(share=THRESHOLD), 1), encoding="utf-8")
     lines = [
-        f"  {html.unescape(Path(a).stem)} and {Path(b).stem}: {sa:.0%} and {sb:.0%} of their own answer code shared"
+        f"  {Path(a).stem} and {Path(b).stem}: {sa:.0%} and {sb:.0%} of their own answer code shared"
         for sa, sb, a, b, *_ in pairs
     ]
     head = f"similarity: {len(pairs)} pair(s) above {THRESHOLD:.0%} among {len(graded)} submissions; report: {out}"
