@@ -91,6 +91,11 @@ def test_missing_students_and_strangers_are_reported_and_another_course_is_refus
     found = match(canvas, subs)
     assert list(found.matched) == ["12345"] and [s.student for s in found.unknown] == ["smithjo_4242"]
     assert found.missing == ["Roe, Mary (id 501)", "Poe, Edgar (id 777)"]
+    moodle = read_roster(_write(tmp_path, "moodle.csv", MOODLE))
+    namesakes = [_sub("Jane Doe", "Jane_Doe_11", "moodle"), _sub("Jane Doe", "Jane_Doe_12", "moodle")]
+    found = match(moodle, [*namesakes, _sub("Ada Lovelace", "Ada_Lovelace", "moodle")])
+    assert list(found.matched) == ["ada lovelace"] and found.unknown == namesakes  # neither takes Jane Doe's row
+    assert all("fill it by hand" in " ".join(s.notes) for s in namesakes)
     with pytest.raises(RosterError, match=r"none of the 1 submissions.*another course"):
         match(canvas, [_sub("smithjo", "smithjo_4242", "canvas")])
 

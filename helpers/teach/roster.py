@@ -140,12 +140,21 @@ def match(roster: Roster, submissions: list[Submission]) -> Match:
     """Match the submissions that were graded (not superseded ones) to the roster; refuse another course's roster."""
     counted = [s for s in submissions if s.status not in ("superseded", "not this module")]
     matched, unknown = {}, []
+    shared = set()
     for sub in counted:
         key = learner_key(sub)
+        if key in matched:  # two students of one name (Moodle): one roster row cannot tell which is which
+            shared.add(key)
         if key in roster.learners:
             matched[key] = sub
         else:
             unknown.append(sub)
+    for key in shared:
+        del matched[key]
+        for sub in counted:
+            if learner_key(sub) == key:
+                sub.notes.append("shares one roster row with another submission of the same name: fill it by hand")
+                unknown.append(sub)
     if counted and not matched:
         names = ", ".join(_display(roster, i) for i in list(roster.learners.values())[:3])
         raise RosterError(
