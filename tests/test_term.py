@@ -186,6 +186,7 @@ def test_a_two_module_canvas_term_round_trip(tmp_path, capsys):
     filled = list(csv.DictReader((tmp_path / "import_02_forward_process.csv").open(encoding="utf-8-sig")))
     by_id = {r["ID"]: r["02 forward process (8102)"] for r in filled}
     assert float(by_id["501"]) == float(late["final"]) and by_id["777"] == "" and by_id["999"] == ""
+    assert "Canvas gives '02 forward process (8102)' 10 points possible, the module 18" in printed
     classroom.main(["term", "--course", str(course)])
     term = {r["student"]: r for r in csv.DictReader((course / "term.csv").open(encoding="utf-8"))}
     assert set(term) == {"doejane_12345", "roemary_501", "strangerann_4242"}  # one row per learner, both modules

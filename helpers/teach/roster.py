@@ -120,6 +120,17 @@ def module_column(roster: Roster, module: str, column: str | None = None) -> int
     )
 
 
+def points_possible(roster: Roster, column: int) -> float | None:
+    """Canvas's "Points Possible" for ``column`` (the row under its header), or None (Moodle, or not a number)."""
+    for row in roster.rows[1:2]:
+        if row and row[0].strip() == "Points Possible" and column < len(row):
+            try:
+                return float(row[column])
+            except ValueError:
+                return None
+    return None
+
+
 def learner_key(sub: Submission) -> str:
     """The roster key of a submission: Canvas's user id (the number in lastfirst_userid), else the full name."""
     if sub.platform == "canvas":

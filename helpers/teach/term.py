@@ -16,7 +16,7 @@ from pathlib import Path
 from helpers.teach.intake import Submission
 from helpers.teach.late import mark_late, parse_due, parse_penalty
 from helpers.teach.notebooks import ROOT
-from helpers.teach.roster import export, match, module_column, read_roster
+from helpers.teach.roster import export, match, module_column, points_possible, read_roster
 
 
 def add_term_options(p: argparse.ArgumentParser) -> None:
@@ -84,6 +84,12 @@ def after_grading(submissions: list[Submission], options: dict, export_to: Path 
         n = export(roster, found, options["column"], scores, export_to)
         title = roster.header[options["column"]]
         lines.append(f"export: {export_to} ({roster.platform}'s own layout), column {title!r} filled for {n} students")
+        most = max((s.max_score or 0 for s in submissions), default=0)
+        if (points := points_possible(roster, options["column"])) is not None and most and points != most:
+            lines.append(
+                f"  note: Canvas gives {title!r} {points:g} points possible, the module {most:g}; the scores are "
+                f"written as points out of {most:g}, so set the assignment to {most:g} points in Canvas first"
+            )
     return lines
 
 

@@ -65,7 +65,7 @@ settings = dict(scheduler="DPMSolverMultistepScheduler", num_inference_steps=np.
 print(held_out_accuracy(settings, try_prompts, try_asked))
 """,
         "knowledge_check": """
-q1, q2, q3 = "b", "c", "b"
+q1, q2, q3 = "b", "c", "d"
 """,
     },
     "loops over the heads, the posterior's own sample, a float prediction": {
@@ -104,7 +104,7 @@ print(held_out_accuracy(settings, try_prompts, try_asked))
         "knowledge_check": """
 q1 = 'b'
 q2 = 'c'
-q3 = 'b'
+q3 = 'd'
 """,
     },
 }
