@@ -33,16 +33,18 @@ def pipe():
     torch.set_num_threads(before)
 
 
-def run_nbgrader(args: list[str], cwd: Path, check: bool = True, nice: int = 0) -> subprocess.CompletedProcess:
+def run_nbgrader(
+    args: list[str], cwd: Path, check: bool = True, nice: int = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in ``cwd`` as the classroom command does; fail the test with nbgrader's log.
 
     Where bubblewrap cannot run (a contributor's Mac, say) autograde runs unsandboxed, unless
     COURSE_REQUIRE_SANDBOX is set, as CI sets it, to make that a failure. ``nice`` lowers its priority (and its
-    kernels').
+    kernels'); ``env`` is the environment it runs in (by default this process's, as the teacher's command takes it).
     """
     if args[:1] == ["autograde"] and sandbox_problem() and not os.environ.get("COURSE_REQUIRE_SANDBOX"):
         args = [*args, "--SandboxedExecute.sandbox=False"]
-    result = nbgrader(args, cwd, timeout=3600, nice=nice)
+    result = nbgrader(args, cwd, timeout=3600, nice=nice, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -74,15 +76,17 @@ from graded_fixture import graded  # noqa: E402,F401 (every graded notebook, aut
 def _heavy_work_first(request):
     """The suite's two big gradings, scheduled so that the two cores never idle while there is work.
 
-    The hostile class is graded first, while nothing else runs: its test hashes the course, the
-    venv and ~/.ipython, which the lessons' kernels write to. Then every graded notebook is queued
-    in the background at low priority (graded_fixture.NICE): it takes the CPU the lessons and the
-    other tests leave idle, and each test that reads a module's outcome waits only for that module.
+    Every graded notebook is queued first, in the background at low priority (graded_fixture.NICE):
+    it takes the CPU that the hostile class, the lessons and the other tests leave idle, and each test
+    that reads a module's outcome waits only for that module. Then the hostile class is graded, in the
+    foreground: its test hashes the course, the venv and ~/.ipython, which the lessons' kernels write
+    to, so it runs before them; the background graders write only in their own scratch course and
+    their sandboxes' HOME (without a sandbox the hostile class waits for them: classroom_fixture.py).
     """
     used = {name for item in request.session.items for name in item.fixturenames}
-    if "hostile" in used:
-        request.getfixturevalue("hostile")
     if "graded" in used:  # a run narrowed to some modules (-k 09_text) grades only those
         readers = [item.nodeid for item in request.session.items if "graded" in item.fixturenames]
         named = [{m for m in modules() if m in nodeid} for nodeid in readers]
         request.getfixturevalue("graded").start(only=set().union(*named) if all(named) else None)
+    if "hostile" in used:
+        request.getfixturevalue("hostile")

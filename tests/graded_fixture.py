@@ -22,7 +22,7 @@ import pytest
 from alternatives import alternatives, notebook
 from nbgrader.api import Gradebook
 
-from helpers.teach.notebooks import exercise, grade_id, modules, solution
+from helpers.teach.notebooks import exercise, grade_id, kernel_env, modules, solution
 
 # The grading kernels are pinned to one thread (helpers.teach.sandbox.FIXED_THREADS); one worker more than the cores
 # fills the gaps while a worker's nbgrader starts a kernel or writes its notebook.
@@ -84,7 +84,7 @@ class Graded:
 
 
 class GradedCourse:
-    """{(module, student): Graded}. Once started (tests/conftest.py starts it right after the hostile class; a read
+    """{(module, student): Graded}. Once started (tests/conftest.py starts it first, before the hostile class; a read
     starts it too) every module is queued for autograding, ``JOBS`` modules at once (each in its own gradebook, as
     the grading kernels run on one thread each); a read waits for its own module, never for the whole course, so a
     pytest timeout there catches a hang, not a slow machine."""
@@ -92,6 +92,9 @@ class GradedCourse:
     def __init__(self, course: Path) -> None:
         self.course, self.futures = course, {}
         self.pool = ThreadPoolExecutor(max_workers=JOBS)
+        # the environment as it is now: a test that sets HOME for a while (the hostile class's teacher) must not
+        # send the graders started meanwhile there
+        self.env = kernel_env()
 
     def __getitem__(self, key: tuple[str, str]) -> Graded:
         self.start(first=key[0])
@@ -125,7 +128,10 @@ class GradedCourse:
         shutil.copyfile(self.course / "gradebook.db", db)
         hang = [f"--Execute.timeout={HANG_S}", f"--Execute.startup_timeout={HANG_S}"]
         run_nbgrader(
-            ["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", *hang], self.course, nice=NICE
+            ["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", *hang],
+            self.course,
+            nice=NICE,
+            env=self.env,
         )
         results = {}
         with Gradebook(f"sqlite:///{db}") as gb:

@@ -45,10 +45,16 @@ def cpu_count() -> int:
 
 
 def nbgrader(
-    args: list[str], course: Path, timeout: float, cpus: set[int] | None = None, nice: int = 0
+    args: list[str],
+    course: Path,
+    timeout: float,
+    cpus: set[int] | None = None,
+    nice: int = 0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run one nbgrader command in ``course``; ``cpus`` pins it (and the kernel it starts) to those cores, and ``nice``
-    lowers its priority (and its kernel's), so that it takes only CPU time nothing else wants."""
+    """Run one nbgrader command in ``course``; ``cpus`` pins it (and the kernel it starts) to those cores, ``nice``
+    lowers its priority (and its kernel's), so that it takes only CPU time nothing else wants, and ``env`` replaces
+    the environment it would take from this process (``kernel_env()``)."""
 
     def start() -> None:
         if cpus and hasattr(os, "sched_setaffinity"):
@@ -59,7 +65,7 @@ def nbgrader(
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
-        env=kernel_env(),
+        env=kernel_env() if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,
