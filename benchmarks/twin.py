@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
+from helpers.sd.shapes import SHAPES_DIR
 from helpers.text_to_image import parts, train
-from helpers.text_to_image.twin import TWIN_DIR, generate, load_twin
+from helpers.text_to_image.twin import generate, load_twin
 
 PROMPTS = [
     "a small red circle at the top left",
@@ -48,8 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     pipe = load_twin()
-    size = sum(f.stat().st_size for f in TWIN_DIR.rglob("*") if f.is_file()) / 1e6
-    print(f"shapes model: {TWIN_DIR} ({size:.1f} MB), {args.threads} torch threads\n")
+    size = sum(f.stat().st_size for f in SHAPES_DIR.rglob("*") if f.is_file()) / 1e6
+    print(f"shapes model: {SHAPES_DIR} ({size:.1f} MB), {args.threads} torch threads\n")
     print(f"{'scheduler':<30} {'steps':>5} {'s / batch of 4':>15}")
     for name in SCHEDULERS:
         pipe.scheduler = parts.build_scheduler(name)

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import torch
 
+from helpers.sd.shapes import SHAPES_DIR
 from helpers.text_to_image import parts, train
 from helpers.text_to_image.scenes import make_scenes
-from helpers.text_to_image.twin import TWIN_DIR, assemble, load_twin
+from helpers.text_to_image.twin import assemble, load_twin
 
 
 def train_twin(recipe: train.TwinRecipe, folder: Path, progress: bool = True) -> tuple[object, dict[str, float]]:
@@ -73,7 +74,7 @@ def train_twin(recipe: train.TwinRecipe, folder: Path, progress: bool = True) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=TWIN_DIR)
+    parser.add_argument("--out", type=Path, default=SHAPES_DIR)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the recorded run used 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

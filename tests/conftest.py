@@ -72,6 +72,12 @@ from classroom_fixture import hostile  # noqa: E402,F401 (the hostile class, gra
 from graded_fixture import graded  # noqa: E402,F401 (every graded notebook, autograded once per session)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read the course's autograding last (otherwise in file order): the ones before them take a core
+    or less, and the background grading fills the rest, instead of running alone at the end."""
+    items.sort(key=lambda item: "graded" in item.fixturenames)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _heavy_work_first(request):
     """The suite's two big gradings, scheduled so that the two cores never idle while there is work.

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from helpers.sd.loop import generate_by_hand, seeded_generator
+from helpers.sd.shapes import SHAPES_DIR
 from helpers.text_to_image import measure, parts, readers, scenes, twin
 from helpers.text_to_image.attention import Recorder, cross_attention
 
@@ -81,16 +82,16 @@ def test_a_wrong_image_size_is_refused(pipe):
 
 
 def test_the_shipped_folder_is_a_stable_diffusion_pipeline_with_a_measured_scale():
-    index = json.loads((twin.TWIN_DIR / "model_index.json").read_text())
+    index = json.loads((SHAPES_DIR / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionPipeline"
     assert {index[k][1] for k in ("vae", "text_encoder", "unet")} == {
         "AutoencoderKL",
         "CLIPTextModel",
         "UNet2DConditionModel",
     }
-    size = sum(f.stat().st_size for f in twin.TWIN_DIR.rglob("*") if f.is_file())
+    size = sum(f.stat().st_size for f in SHAPES_DIR.rglob("*") if f.is_file())
     assert size <= 20e6, size
-    scale = json.loads((twin.TWIN_DIR / "vae" / "config.json").read_text())["scaling_factor"]
+    scale = json.loads((SHAPES_DIR / "vae" / "config.json").read_text())["scaling_factor"]
     assert scale != 0.18215 and 0.05 < scale < 20  # measured from the latents, not SD's
 
 

@@ -78,7 +78,7 @@ def mark_late(submissions: list[Submission], due: datetime | None) -> None:
     for sub in submissions:
         sub.days_late = days_late(sub, due)
         if sub.days_late:
-            sub.notes.append(f"late ({sub.days_late} day{'s' if sub.days_late > 1 else ''})")
+            sub.notes.append(late_status(sub))
         elif sub.late and sub.days_late is None:
             sub.notes.append("late (days unknown: give --due to count them; no penalty applied)")
         elif sub.late:

@@ -150,22 +150,18 @@ class Match:
 def match(roster: Roster, submissions: list[Submission]) -> Match:
     """Match the submissions that were graded (not superseded ones) to the roster; refuse another course's roster."""
     counted = [s for s in submissions if s.status not in ("superseded", "not this module")]
-    matched, unknown = {}, []
-    shared = set()
+    by_key: dict[str, list[Submission]] = {}
     for sub in counted:
-        key = learner_key(sub)
-        if key in matched:  # two students of one name (Moodle): one roster row cannot tell which is which
-            shared.add(key)
-        if key in roster.learners:
-            matched[key] = sub
-        else:
-            unknown.append(sub)
-    for key in shared:
-        del matched[key]
-        for sub in counted:
-            if learner_key(sub) == key:
+        by_key.setdefault(learner_key(sub), []).append(sub)
+    matched, unknown = {}, []
+    for key, subs in by_key.items():
+        if key in roster.learners and len(subs) == 1:
+            matched[key] = subs[0]
+            continue
+        if key in roster.learners:  # two students of one name (Moodle): one roster row cannot tell which is which
+            for sub in subs:
                 sub.notes.append("shares one roster row with another submission of the same name: fill it by hand")
-                unknown.append(sub)
+        unknown.extend(subs)
     if counted and not matched:
         names = ", ".join(_display(roster, i) for i in list(roster.learners.values())[:3])
         raise RosterError(

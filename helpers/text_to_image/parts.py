@@ -8,6 +8,7 @@ cross-attention reads those vectors; the scheduler is diffusers' on the course's
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,14 @@ def build_unet(seed: int = 0):
     return UNet2DConditionModel(**UNET_CONFIG)
 
 
+@functools.cache
+def compatible_schedulers() -> tuple[str, ...]:
+    """The names of diffusers' schedulers that read the course's scheduler config, as diffusers lists them."""
+    import diffusers
+
+    return tuple(sorted(c.__name__ for c in diffusers.DDIMScheduler.from_config(SCHEDULER_CONFIG).compatibles))
+
+
 def build_scheduler(name: str = "DDIMScheduler"):
     """diffusers' scheduler ``name`` on the course's cosine schedule, 1,000 training steps, predicting the noise.
 
@@ -133,8 +142,7 @@ def build_scheduler(name: str = "DDIMScheduler"):
     """
     import diffusers
 
-    # the schedulers that read this config, as diffusers lists them
-    known = sorted(c.__name__ for c in diffusers.DDIMScheduler.from_config(SCHEDULER_CONFIG).compatibles)
+    known = compatible_schedulers()
     if name not in known:
         raise ValueError(f"{name!r} is not a diffusers scheduler for this model; use one of: {', '.join(known)}.")
     return getattr(diffusers, name).from_config(SCHEDULER_CONFIG)

@@ -17,8 +17,6 @@ from helpers.sd.shapes import SHAPES_DIR, check_shapes_folder
 from helpers.text_to_image.parts import MAX_TOKENS, build_scheduler
 from helpers.text_to_image.scenes import SIZE, vocabulary
 
-TWIN_DIR = SHAPES_DIR  # where the shipped weights live (Modules 06 and 08 load them on a CPU)
-
 
 def assemble(vae, text_encoder, tokenizer, unet, scheduler=None):
     """``StableDiffusionPipeline(vae=..., text_encoder=..., tokenizer=..., unet=..., scheduler=...)`` of our parts.
@@ -37,7 +35,7 @@ def assemble(vae, text_encoder, tokenizer, unet, scheduler=None):
     )
 
 
-def load_twin(folder: str | Path = TWIN_DIR, progress: bool = False):
+def load_twin(folder: str | Path = SHAPES_DIR, progress: bool = False):
     """The shipped pipeline, loaded offline from ``folder`` by ``StableDiffusionPipeline.from_pretrained``.
 
     Derived in notebooks/09_text_to_image.ipynb §3.
