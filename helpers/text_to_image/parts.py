@@ -128,7 +128,7 @@ def build_unet(seed: int = 0):
 
 
 @functools.cache
-def compatible_schedulers() -> tuple[str, ...]:
+def _compatible_schedulers() -> tuple[str, ...]:
     """The names of diffusers' schedulers that read the course's scheduler config, as diffusers lists them."""
     import diffusers
 
@@ -142,7 +142,7 @@ def build_scheduler(name: str = "DDIMScheduler"):
     """
     import diffusers
 
-    known = compatible_schedulers()
+    known = _compatible_schedulers()
     if name not in known:
         raise ValueError(f"{name!r} is not a diffusers scheduler for this model; use one of: {', '.join(known)}.")
     return getattr(diffusers, name).from_config(SCHEDULER_CONFIG)
