@@ -150,10 +150,14 @@ def by_budget(
     if set(a) != set(b):
         raise ValueError(f"compare the same budgets: {sorted(a)} against {sorted(b)}")
     won = _grouped({n: (a[n], b[n]) for n in a}, lower_is_better)
-    return (
-        f"by {quantity}, {name_a} is better at {unit} {listed(won[-1])}, {name_b} at {unit} {listed(won[1])}, "
-        f"and neither at {unit} {listed(won[0])}"
-    )
+    if not won[-1] and not won[1]:
+        return f"by {quantity}, neither {name_a} nor {name_b} is better at any {unit} ({listed(won[0])})"
+    clauses = [
+        f"{name} is better at {unit} {listed(won[side])}" for name, side in ((name_a, -1), (name_b, 1)) if won[side]
+    ]
+    if won[0]:
+        clauses.append(f"neither at {unit} {listed(won[0])}")
+    return f"by {quantity}, " + (", ".join(clauses[:-1]) + " and " + clauses[-1] if len(clauses) > 1 else clauses[0])
 
 
 def say(text: str) -> None:

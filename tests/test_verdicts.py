@@ -99,7 +99,12 @@ def test_compare_each_sorts_the_settings_by_the_verdict_of_each():
 def test_by_budget_sorts_each_budget_by_its_own_error_bars():
     a = {5: Estimate(0.10, 0.01), 10: Estimate(0.20, 0.01), 20: Estimate(0.30, 0.01)}
     b = {5: Estimate(0.20, 0.01), 10: Estimate(0.21, 0.01), 20: Estimate(0.10, 0.01)}
-    assert by_budget("A", a, "B", b, "KID") == "by KID, A is better at NFE 5, B at NFE 20, and neither at NFE 10"
+    assert (
+        by_budget("A", a, "B", b, "KID") == "by KID, A is better at NFE 5, B is better at NFE 20 and neither at NFE 10"
+    )
+    same = {5: Estimate(0.20, 0.01), 10: Estimate(0.21, 0.01)}
+    assert by_budget("A", same, "B", same, "KID") == "by KID, neither A nor B is better at any NFE (5 and 10)"
+    assert by_budget("A", {5: a[5]}, "B", {5: b[5]}, "KID") == "by KID, A is better at NFE 5"  # no empty clause
     assert by_budget("A", a, "B", b, "accuracy", lower_is_better=False).startswith(
         "by accuracy, A is better at NFE 20,"
     )
