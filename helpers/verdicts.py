@@ -157,7 +157,7 @@ def by_budget(
     ]
     if won[0]:
         clauses.append(f"neither at {unit} {listed(won[0])}")
-    return f"by {quantity}, " + (", ".join(clauses[:-1]) + " and " + clauses[-1] if len(clauses) > 1 else clauses[0])
+    return f"by {quantity}, {listed(clauses)}"
 
 
 def say(text: str) -> None:

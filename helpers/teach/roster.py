@@ -122,13 +122,13 @@ def module_column(roster: Roster, module: str, column: str | None = None) -> int
 
 def points_possible(roster: Roster, column: int) -> float | None:
     """Canvas's "Points Possible" for ``column`` (the row under its header), or None (Moodle, or not a number)."""
-    for row in roster.rows[1:2]:
-        if row and row[0].strip() == "Points Possible" and column < len(row):
-            try:
-                return float(row[column])
-            except ValueError:
-                return None
-    return None
+    row = roster.rows[1] if len(roster.rows) > 1 else []
+    if not row or row[0].strip() != "Points Possible" or column >= len(row):
+        return None
+    try:
+        return float(row[column])
+    except ValueError:
+        return None
 
 
 def learner_key(sub: Submission) -> str:
