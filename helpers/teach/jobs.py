@@ -63,7 +63,7 @@ def nbgrader(
             os.nice(nice)
 
     return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
+        [sys.executable, "-m", "helpers.teach.nbgrader_cli", *args],
         cwd=course,
         env=kernel_env() if env is None else env,
         capture_output=True,
