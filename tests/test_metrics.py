@@ -10,6 +10,7 @@ import pytest
 import scipy.linalg
 import scipy.stats
 import torch
+from safetensors.torch import load_file
 
 from helpers.data import digits_split, two_moons
 from helpers.metrics import (
@@ -25,6 +26,7 @@ from helpers.metrics import (
     kernel_distance,
     real_frechet_baseline,
 )
+from helpers.metrics.classifier import SHIPPED, fit_classifier
 from helpers.paths import ROOT
 
 torch.set_num_threads(1)
@@ -84,14 +86,22 @@ def test_energy_distance_properties():
         energy_distance(a, torch.randn(5, 3))
 
 
-def test_classifier_fits_even_when_first_needed_under_no_grad():
-    """A fresh process whose first call is digit_features (it runs under no_grad) still fits the classifier."""
-    code = (
-        "import torch\nfrom helpers.metrics import digit_features\nfrom helpers.data import digits\n"
-        "x, _ = digits()\nwith torch.no_grad():\n    f = digit_features(x[:4])\nprint(f.shape)"
+def test_the_shipped_classifier_is_what_its_script_fits_even_under_no_grad(tmp_path):
+    """scripts/fit_classifier.py, run as its docstring says, fits (under no_grad too) the weights that ship."""
+    out = tmp_path / "clf.safetensors"
+    run = subprocess.run(
+        [sys.executable, "scripts/fit_classifier.py", "--out", str(out)], cwd=ROOT, capture_output=True, text=True
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0 and out.stdout.strip() == "(4, 64)", out.stderr
+    assert run.returncode == 0, run.stderr
+    fitted, shipped = load_file(str(out)), load_file(str(SHIPPED))
+    assert fitted.keys() == shipped.keys()
+    for name in shipped:  # the same on this machine; another CPU's float rounding may move the last digits
+        torch.testing.assert_close(fitted[name], shipped[name], rtol=1e-4, atol=1e-5)
+    split = digits_split()
+    with torch.no_grad():  # a caller may sit under no_grad (digit_features does); the fit must still train
+        start, trained = (fit_classifier(split.x_train[:200], split.y_train[:200], steps=n) for n in (0, 5))
+    assert not torch.equal(start.head.weight, trained.head.weight)
+    assert digits_classifier().head.weight.requires_grad is False and not digits_classifier().training
 
 
 # --- the kernel distance (KID) ---------------------------------------------------------------------

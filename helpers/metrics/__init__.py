@@ -1,7 +1,8 @@
 """How good are the samples? A digits classifier, class accuracy, Fréchet and kernel distances, the energy distance.
 
-- ``digits_classifier()``: a small MLP trained (deterministically, in under a second) on the
-  training split of helpers.data.digits_split(); it supplies predictions and 64-dim features.
+- ``digits_classifier()``: a small MLP fitted (deterministically, in about a second) on the training
+  split of helpers.data.digits_split() and shipped in helpers/weights/ (``python scripts/fit_classifier.py``
+  writes it); it supplies predictions and 64-dim features.
 - ``class_accuracy(x, y)``: the share of generated digits that the classifier reads as the label
   they were asked for (the "classification accuracy" of conditional samples).
 - ``digits_frechet_distance(x)``: the Fréchet distance between Gaussians fitted to classifier

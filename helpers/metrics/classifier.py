@@ -1,14 +1,18 @@
 """The course's digits classifier: a small MLP on the training digits, for class accuracy and 64-number features.
 
-Trained deterministically in under a second, once per process. Derived in notebooks/03_training_objective.ipynb §4.
+Fitted deterministically by :func:`fit_classifier` and shipped in helpers/weights/digits_classifier.safetensors
+(``python scripts/fit_classifier.py`` writes it; tests/test_metrics.py fits it again and compares), so that every
+process loads the same classifier in milliseconds. Derived in notebooks/03_training_objective.ipynb §4.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
@@ -16,6 +20,7 @@ from helpers.data import DIGITS_SHAPE, digits_split
 
 CLASSIFIER_SEED = 0
 FEATURE_DIM = 64
+SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "digits_classifier.safetensors"
 
 
 class DigitsClassifier(nn.Module):
@@ -87,12 +92,19 @@ def fit_classifier(
 
 @lru_cache(maxsize=1)
 def digits_classifier() -> DigitsClassifier:
-    """The course's digits classifier, trained once per process on the training split (cached).
+    """The course's digits classifier: fit_classifier on the training split, loaded from its shipped file (cached).
 
     Derived in notebooks/03_training_objective.ipynb §4.
     """
-    split = digits_split()
-    return fit_classifier(split.x_train, split.y_train)
+    if not SHIPPED.is_file():
+        raise FileNotFoundError(f"{SHIPPED} is missing; write it with `python scripts/fit_classifier.py`.")
+    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the caller's RNG alone
+        clf = DigitsClassifier()
+    clf.load_state_dict(load_file(str(SHIPPED)))
+    clf.eval()
+    for p in clf.parameters():
+        p.requires_grad_(False)
+    return clf
 
 
 def classifier_held_out_accuracy() -> float:
