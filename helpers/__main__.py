@@ -76,11 +76,14 @@ def site(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers", description="Commands for the diffusion models course.")
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    learn = commands.add_parser(
-        "lab", help="open the course in JupyterLab, at lesson 01 (--teacher keeps nbgrader's tools)"
-    )
-    learn.add_argument("args", nargs=argparse.REMAINDER, help="more arguments for jupyter lab")
-    learn.set_defaults(run=lab)
+    # lab takes no arguments of its own through argparse: every one after "lab" (--teacher, --port 8890, ...) is
+    # collected by main() in its order (argparse's REMAINDER would refuse any that starts with "-")
+    commands.add_parser(
+        "lab",
+        help="open the course in JupyterLab, at lesson 01 (--teacher keeps nbgrader's tools)",
+        description="Open the course in JupyterLab, at lesson 01. --teacher keeps nbgrader's tools; every other "
+        "argument goes to jupyter lab (for example --port 8890).",
+    ).set_defaults(run=lab)
     pages = commands.add_parser("site", help="execute every lesson and write the course as static HTML pages")
     pages.add_argument("--dest", type=Path, default=ROOT / "site", help=f"where to write it (default: {ROOT / 'site'})")
     pages.set_defaults(run=site)
@@ -95,7 +98,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra and args.command != "lab":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.args = extra[1:] if extra[:1] == ["--"] else extra  # for lab: its arguments, in the order given
     return args.run(args)
 
 

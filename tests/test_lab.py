@@ -36,3 +36,29 @@ def test_jupyterlab_itself_reads_the_learner_config():
     learner, teacher = run(lab_environment()), run(lab_environment(teacher=True))
     line = lambda out: next(x for x in (out.stdout + out.stderr).splitlines() if "@jupyter/nbgrader" in x and "v0" in x)
     assert "disabled" in line(learner) and "enabled" in line(teacher) and "disabled" not in line(teacher)
+
+
+def test_the_readme_command_takes_teacher_and_jupyter_arguments_in_their_order(monkeypatch):
+    """`python -m helpers lab --teacher --port 8890`, as the README writes it: every argument reaches the lab."""
+    import helpers.__main__ as cli
+    import helpers.teach.lab as lab
+
+    calls = []
+    monkeypatch.setattr(lab.subprocess, "call", lambda command, cwd, env: calls.append((command, env)) or 0)
+    for argv, teacher in (
+        (["lab", "--teacher", "--port", "8890"], True),
+        (["lab", "--port=8891", "--no-browser"], False),
+    ):
+        assert cli.main(argv) == 0
+        command, env = calls[-1]
+        assert command == lab_command([a for a in argv[1:] if a != "--teacher"])
+        assert (str(LEARNER_CONFIG) in env.get("JUPYTER_CONFIG_PATH", "")) != teacher
+    real = subprocess.run(
+        [sys.executable, "-m", "helpers", "lab", "--teacher", "--port", "8890", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # the real command line, down to jupyter lab, which prints its version and exits
+    assert real.returncode == 0 and real.stdout.strip()[:1].isdigit(), real.stderr
+    other = subprocess.run([sys.executable, "-m", "helpers", "doctor", "--port", "1"], capture_output=True, text=True)
+    assert other.returncode == 2 and "unrecognized arguments: --port 1" in other.stderr
