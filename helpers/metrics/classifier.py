@@ -84,10 +84,7 @@ def fit_classifier(
                 optimizer.step()
     finally:
         torch.set_num_threads(threads)
-    clf.eval()
-    for p in clf.parameters():
-        p.requires_grad_(False)
-    return clf
+    return clf.eval().requires_grad_(False)
 
 
 @lru_cache(maxsize=1)
@@ -101,10 +98,7 @@ def digits_classifier() -> DigitsClassifier:
     with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the caller's RNG alone
         clf = DigitsClassifier()
     clf.load_state_dict(load_file(str(SHIPPED)))
-    clf.eval()
-    for p in clf.parameters():
-        p.requires_grad_(False)
-    return clf
+    return clf.eval().requires_grad_(False)
 
 
 def classifier_held_out_accuracy() -> float:
