@@ -1,9 +1,8 @@
 """Hidden tests catch wrong-but-plausible answers, including ones that the visible tests let through.
 
-Each mistake is written into the solution and graded with the teacher's command (tests/graded_fixture.py), with
-an ungraded copy of its test cell's visible part just before the test: the hidden tests catch it, a mistake
-marked `slips` passes that visible copy, and the mistake costs exactly the points of its own test cell.
-A case marked `slips` is the mistake the hidden tests are there for.
+Each mistake is written into the solution and graded with the teacher's command (tests/graded_fixture.py), with an
+ungraded copy of its test cell's visible part just before the test: the hidden tests catch it, a mistake marked
+`slips` (one the hidden tests are there for) passes that visible copy, and it costs exactly its test cell's points.
 """
 
 from __future__ import annotations
@@ -248,6 +247,25 @@ MISTAKES = [
         False,
     ),
     Mistake("09_text_to_image", "knowledge_check", 'q2 = "c"', 'q2 = "a"', "test_q2", True),
+    Mistake(
+        "10_diffusion_transformers",
+        "your_turn_1",
+        "x = x.permute(0, 2, 4, 3, 5, 1)",
+        "x = x.permute(0, 2, 4, 1, 3, 5)",  # the channel first inside a patch: the same as diffusers' for one channel
+        "test_your_turn_1",
+        True,
+    ),
+    Mistake(
+        "10_diffusion_transformers",
+        "your_turn_2",
+        "return normed * (1 + scale[:, None]) + shift[:, None]",
+        "return (normed + shift[:, None]) * (1 + scale[:, None])",  # shifted before it is scaled
+        "test_your_turn_2",
+        True,
+    ),
+    Mistake(
+        "10_diffusion_transformers", "your_turn_3", 'moved_first = "b"', 'moved_first = "c"', "test_your_turn_3", True
+    ),
 ]
 
 
