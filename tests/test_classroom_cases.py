@@ -219,10 +219,17 @@ def test_training_inside_graded_work_gives_the_same_notebook_with_any_jobs_and_l
 @pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="this kernel has no scheduling autogroups")
 def test_a_niced_grading_stays_niced_inside_the_sandbox(tmp_path):
     """bwrap --new-session starts a new scheduling group, which would take a fair share of the CPU whatever the nice
-    value of the grading that started it; the sandbox gives the group that nice value."""
+    value of the grading that started it; the sandbox gives the group that nice value, also when kernels start
+    together (the kernel takes one such change per 100 ms from unprivileged processes and refuses the others)."""
     if sandbox_problem():
         pytest.skip(sandbox_problem())
     probe = [sys.executable, "-c", "import os; print(os.nice(0), open('/proc/self/autogroup').read().split()[-1])"]
     command = bwrap_command(probe, str(tmp_path), str(tmp_path))
-    run = subprocess.run(command, capture_output=True, text=True, timeout=60, preexec_fn=lambda: os.nice(7))
-    assert run.stdout.split() == ["7", "7"], run.stdout + run.stderr
+    started = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.nice(7)
+        )
+        for _ in range(6)
+    ]
+    seen = [process.communicate(timeout=60) for process in started]
+    assert all(out.split() == ["7", "7"] for out, _ in seen), seen

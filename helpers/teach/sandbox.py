@@ -59,15 +59,22 @@ ETC_FILES = (
 )
 # ipykernel's launcher, after capping the address space: argv = [limit, python, -m, ipykernel_launcher, ...]
 _LIMIT_THEN_EXEC = """
-import os, resource, sys
+import errno, os, resource, sys, time
 n = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (n, n))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-try:  # bwrap's new session is a new scheduling group (Linux autogroup): keep the priority this process inherited
-    with open("/proc/self/autogroup", "w") as group:
-        group.write(str(os.nice(0)))
-except OSError:  # a kernel without autogroups
-    pass
+# bwrap's new session is a new scheduling group (Linux autogroup): give it the priority this process inherited.
+# Without CAP_SYS_ADMIN the kernel takes one autogroup change per 100 ms from the whole system and answers EAGAIN
+# to the others (kernel/sched/autogroup.c), so kernels that start together must wait their turn.
+for _ in range(200):
+    try:
+        with open("/proc/self/autogroup", "w") as group:
+            group.write(str(os.nice(0)))
+        break
+    except OSError as error:  # EAGAIN: another group changed within 100 ms; anything else: no autogroups here
+        if error.errno != errno.EAGAIN:
+            break
+        time.sleep(0.025)
 os.execv(sys.argv[2], sys.argv[2:])
 """
 

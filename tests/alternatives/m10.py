@@ -19,7 +19,7 @@ _CHALLENGE = """
 from helpers.dit.model import DiTConfig
 from helpers.dit.train import RECIPE, draw_digits, train_flow
 from helpers.dit.variants import build_dit
-from helpers.metrics import class_accuracy
+from helpers.metrics import class_accuracy, digits_kernel_distance
 
 {model}
 torch.manual_seed(0)
@@ -27,7 +27,8 @@ trained, run = train_flow(challenge_model, split.x_train, split.y_train, steps=1
                           **challenge_recipe)
 drawn, labels = draw_digits(trained, n=300, seed=1)
 accuracy = class_accuracy(drawn, labels)
-print(accuracy)
+kid, kid_se = digits_kernel_distance(drawn, seed=1)
+print(accuracy, kid)
 """
 
 ALTERNATIVES = {
