@@ -57,6 +57,25 @@ def check_timesteps(t: torch.Tensor | int, batch: int, T: int) -> torch.Tensor:
     return t.long()
 
 
+def labels_or_null(y: torch.Tensor | None, batch: int) -> torch.Tensor:
+    """The labels as int64 of shape (B,), each a digit or NULL_CLASS; None means NULL_CLASS for every sample.
+
+    Derived in notebooks/03_training_objective.ipynb §4.
+    """
+    if y is None:
+        return torch.full((batch,), NULL_CLASS, dtype=torch.long)
+    y = torch.as_tensor(y)
+    if y.is_floating_point() or y.shape != (batch,):
+        raise ValueError(
+            f"y must be integer labels of shape ({batch},), got dtype {y.dtype} and shape {tuple(y.shape)}."
+        )
+    if batch and (y.min() < 0 or y.max() > NULL_CLASS):
+        raise ValueError(
+            f"labels y must be digits 0..9 or NULL_CLASS = {NULL_CLASS}; got {y.min().item()}..{y.max().item()}."
+        )
+    return y.long()
+
+
 @dataclass(frozen=True)
 class MLPConfig:
     """Hyperparameters of :class:`MLPDenoiser`.
@@ -219,18 +238,7 @@ class DigitsUNet(nn.Module):
             if y is not None:
                 raise ValueError("this DigitsUNet is unconditional (conditional=False): call it without labels y.")
             return emb
-        if y is None:
-            y = torch.full((batch,), NULL_CLASS, dtype=torch.long)
-        y = torch.as_tensor(y)
-        if y.is_floating_point() or y.shape != (batch,):
-            raise ValueError(
-                f"y must be integer labels of shape ({batch},), got dtype {y.dtype} and shape {tuple(y.shape)}."
-            )
-        if batch and (y.min() < 0 or y.max() > NULL_CLASS):
-            raise ValueError(
-                f"labels y must be digits 0..9 or NULL_CLASS = {NULL_CLASS}; got {y.min().item()}..{y.max().item()}."
-            )
-        return emb + self.label(y.long())
+        return emb + self.label(labels_or_null(y, batch))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor | int, y: torch.Tensor | None = None) -> torch.Tensor:
         _check_x(x_t, self.image_shape, "DigitsUNet")

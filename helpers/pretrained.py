@@ -15,6 +15,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -31,14 +32,18 @@ PACKAGED = {  # name: file in helpers/weights/
 }
 
 
-def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+def save_weights(
+    model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None, dtype: torch.dtype | None = None
+) -> None:
     """Write the model's weights to a safetensors file, with its config and ``metadata`` as JSON strings in its header.
+
+    ``dtype`` stores the weights in another precision (Module 10 ships float16 to halve the download).
 
     Derived in notebooks/03_training_objective.ipynb §4.
     """
     header = {"config": json.dumps(config_to_dict(model.config))}
     header.update({k: json.dumps(v) for k, v in (metadata or {}).items()})
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to(dtype or v.dtype).contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(tensors, str(path), metadata=header)
 
 

@@ -33,6 +33,7 @@ from helpers.dit.model import DiT
 from helpers.dit.shapes import encode_text, train_mmdit
 from helpers.dit.train import RECIPE, train_flow
 from helpers.models import DigitsUNet
+from helpers.pretrained import save_weights
 
 SHORT = {"steps": 400, "ema_decay": 0.98}  # short runs, where the models are not yet as good as they get
 BUILDERS = {
@@ -54,7 +55,7 @@ def train_digits(name: str, out: Path) -> None:
     recipe = {**RECIPE, **{k: v for k, v in budget.items() if k in RECIPE}}
     meta = {**run, "budget": budget, "threads": torch.get_num_threads(), "recipe": recipe, "seed": 0,
             "objective": "helpers.flow.flow_loss", "script": "scripts/train_dits.py"}  # fmt: skip
-    packaged.save_half(ema, out / f"{name}.safetensors", meta)
+    save_weights(ema, out / f"{name}.safetensors", meta, dtype=torch.float16)
     print(f"{name}: {run['steps']} steps in {run['seconds']:.0f} s, final loss {run['loss']:.4f}", flush=True)
 
 
@@ -74,7 +75,7 @@ def train_shapes(out: Path) -> None:
     run = {"steps": len(losses), "seconds": round(time.perf_counter() - start, 1), "loss": sum(losses[-100:]) / 100}
     meta = {**run, "threads": torch.get_num_threads(), "recipe": "helpers.text_to_image.train.FULL (U-Net part)",
             "objective": "helpers.flow.flow_loss", "seed": FULL.seed, "script": "scripts/train_dits.py"}  # fmt: skip
-    packaged.save_half(ema, out / "mmdit-shapes.safetensors", meta)
+    save_weights(ema, out / "mmdit-shapes.safetensors", meta, dtype=torch.float16)
     print(f"mmdit-shapes: {run['steps']} steps in {run['seconds']:.0f} s, final loss {run['loss']:.4f}", flush=True)
 
 

@@ -15,8 +15,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from helpers.dit.model import FEATURES, FeedForward, attention, attention_weights, modulate, zero_init
-from helpers.dit.tokens import sincos_2d, timestep_features, unpatchify
+from helpers.dit.model import (
+    FeedForward,
+    PatchEmbedding,
+    TimestepEmbedder,
+    attention,
+    attention_weights,
+    modulate,
+    zero_init,
+)
+from helpers.dit.tokens import unpatchify
 from helpers.models import check_timesteps
 
 
@@ -97,10 +105,9 @@ class MMDiT(nn.Module):
     def __init__(self, config: MMDiTConfig = MMDiTConfig()) -> None:
         super().__init__()
         self.config, dim = config, config.dim
-        self.patch_embed = nn.Conv2d(config.channels, dim, config.patch, stride=config.patch)
-        self.register_buffer("position", sincos_2d(dim, config.image_size // config.patch), persistent=False)
+        self.patch_embed = PatchEmbedding(config.channels, dim, config.patch, config.image_size)
         self.context_embedder = nn.Linear(config.text_dim, dim)  # text tokens into the joint width
-        self.time_1, self.time_2 = nn.Linear(FEATURES, dim), nn.Linear(dim, dim)
+        self.timestep_embedder = TimestepEmbedder(dim)
         self.pooled_embedder = nn.Linear(config.text_dim, dim)
         self.blocks = nn.ModuleList(JointBlock(dim, config.heads) for _ in range(config.layers))
         self.norm_out = nn.Linear(dim, 2 * dim)
@@ -110,9 +117,8 @@ class MMDiT(nn.Module):
     def embed(self, z_t: Tensor, t: Tensor | int, states: Tensor, pooled: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Image tokens (B, N, dim), text tokens (B, M, dim) and the conditioning vector (B, dim)."""
         t = check_timesteps(t, z_t.shape[0], self.config.T)
-        vector = self.time_2(F.silu(self.time_1(timestep_features(t, FEATURES)))) + self.pooled_embedder(pooled)
-        x = self.patch_embed(z_t).flatten(2).transpose(1, 2) + self.position
-        return x, self.context_embedder(states), vector
+        vector = self.timestep_embedder(t) + self.pooled_embedder(pooled)
+        return self.patch_embed(z_t), self.context_embedder(states), vector
 
     def forward(self, z_t: Tensor, t: Tensor | int, states: Tensor, pooled: Tensor) -> Tensor:
         x, c, vector = self.embed(z_t, t, states, pooled)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from helpers.dit.tokens import sincos_2d, timestep_features, unpatchify
-from helpers.models import NULL_CLASS, NUM_CLASSES, check_timesteps
+from helpers.models import NUM_CLASSES, check_timesteps, labels_or_null
 
 FEATURES = 256  # the timestep's sinusoidal features, as in DiT and diffusers
 
@@ -111,6 +111,36 @@ class FeedForward(nn.Module):
         return self.net[2](F.gelu(self.net[0].proj(x), approximate="tanh"))
 
 
+class PatchEmbedding(nn.Module):
+    """Patch tokens with their 2-D positions added, (B, N, dim): one linear map of each patch, written as diffusers'
+    ``PatchEmbed`` writes it, a convolution whose kernel and stride are the patch size.
+
+    Derived in notebooks/10_diffusion_transformers.ipynb §1.
+    """
+
+    def __init__(self, channels: int, dim: int, patch: int, image_size: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.register_buffer("position", sincos_2d(dim, image_size // patch), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2) + self.position
+
+
+class TimestepEmbedder(nn.Module):
+    """An MLP of t's sinusoidal features, (B, dim): diffusers' ``TimestepEmbedding`` after ``Timesteps``.
+
+    Derived in notebooks/10_diffusion_transformers.ipynb §2.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.linear_1, self.linear_2 = nn.Linear(FEATURES, dim), nn.Linear(dim, dim)
+
+    def forward(self, t: Tensor) -> Tensor:
+        return self.linear_2(F.silu(self.linear_1(timestep_features(t, FEATURES))))
+
+
 class Conditioning(nn.Module):
     """c = MLP(timestep features) + the label's embedding: diffusers' ``CombinedTimestepLabelEmbeddings``.
 
@@ -119,16 +149,13 @@ class Conditioning(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.timestep_embedder = nn.Module()
-        self.timestep_embedder.linear_1, self.timestep_embedder.linear_2 = nn.Linear(FEATURES, dim), nn.Linear(dim, dim)
+        self.timestep_embedder = TimestepEmbedder(dim)
         self.class_embedder = nn.Module()
         self.class_embedder.embedding_table = nn.Embedding(NUM_CLASSES + 1, dim)  # the last row is NULL_CLASS
 
     def parts(self, t: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """The timestep's embedding and the label's, each (B, dim)."""
-        embedder = self.timestep_embedder
-        time = embedder.linear_2(F.silu(embedder.linear_1(timestep_features(t, FEATURES))))
-        return time, self.class_embedder.embedding_table(y)
+        return self.timestep_embedder(t), self.class_embedder.embedding_table(y)
 
     def forward(self, t: Tensor, y: Tensor) -> Tensor:
         time, label = self.parts(t, y)
@@ -168,21 +195,6 @@ class DiTBlock(nn.Module):
         return x + gate2[:, None] * self.ff(modulate(x, shift2, scale2))
 
 
-def labels_or_null(y: Tensor | None, batch: int) -> Tensor:
-    """The labels as int64 (B,); None means NULL_CLASS for every sample, as the U-Net takes it.
-
-    Derived in notebooks/10_diffusion_transformers.ipynb §2.
-    """
-    if y is None:
-        return torch.full((batch,), NULL_CLASS, dtype=torch.long)
-    y = torch.as_tensor(y)
-    if y.is_floating_point() or y.shape != (batch,) or (batch and (y.min() < 0 or y.max() > NULL_CLASS)):
-        raise ValueError(
-            f"y must be integer labels 0..{NULL_CLASS} of shape ({batch},), got {y.dtype} {tuple(y.shape)}."
-        )
-    return y.long()
-
-
 class DiT(nn.Module):
     """A class-conditional diffusion transformer for C × S × S images, conditioned by adaLN-Zero.
 
@@ -195,22 +207,16 @@ class DiT(nn.Module):
         if conditioning != "adaln-zero":
             raise ValueError("DiT conditions by adaLN-Zero; helpers.dit.variants.build_dit builds the other two.")
         self.config = DiTConfig(dim, heads, layers, patch, image_size, channels, T, conditioning)
-        self.pos_embed = nn.Module()
-        self.pos_embed.proj = nn.Conv2d(channels, dim, patch, stride=patch)  # a linear map of each patch
-        self.register_buffer("position", sincos_2d(dim, image_size // patch), persistent=False)
+        self.pos_embed = PatchEmbedding(channels, dim, patch, image_size)
         self.transformer_blocks = nn.ModuleList(DiTBlock(dim, heads) for _ in range(layers))
         self.proj_out_1, self.proj_out_2 = nn.Linear(dim, 2 * dim), nn.Linear(dim, patch * patch * channels)
         zero_init(self)
-
-    def tokens(self, x_t: Tensor) -> Tensor:
-        """The patch tokens with their positions added: (B, N, dim)."""
-        return self.pos_embed.proj(x_t).flatten(2).transpose(1, 2) + self.position
 
     def forward(self, x_t: Tensor, t: Tensor | int, y: Tensor | None = None) -> Tensor:
         config = self.config
         t = check_timesteps(t, x_t.shape[0], config.T)
         y = labels_or_null(y, x_t.shape[0])
-        h = self.tokens(x_t)
+        h = self.pos_embed(x_t)
         for block in self.transformer_blocks:
             h = block(h, t, y)
         shift, scale = self.proj_out_1(F.silu(self.transformer_blocks[0].norm1.emb(t, y))).chunk(2, dim=1)

@@ -1,23 +1,22 @@
 """The digits denoisers that ``scripts/train_dits.py`` trained for Module 10, shipped in helpers/weights/dit/.
 
-Each file holds the weights in half precision (to halve the download; they are used in float32), the model's
-config, and how it was trained: steps, seconds, torch threads, recipe and seed. Derived in
-notebooks/10_diffusion_transformers.ipynb §4.
+Each file, written by ``helpers.pretrained.save_weights(..., dtype=torch.float16)``, holds the weights in half
+precision (to halve the download; they are used in float32), the model's config, and how it was trained: steps,
+seconds, torch threads, recipe and seed. Derived in notebooks/10_diffusion_transformers.ipynb §4.
 """
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from helpers.dit.mmdit import MMDiT, MMDiTConfig
 from helpers.dit.variants import build_dit
-from helpers.models import build_model, config_to_dict
+from helpers.models import build_model
 from helpers.pretrained import read_metadata
 
 EQUAL_TIME = ("unet-60s", "dit-p4-60s", "dit-p2-60s")  # each trained for 60 s on 2 cores
@@ -34,15 +33,6 @@ def weights_dir() -> Path:
         return Path(str(resources.files("helpers"))) / "weights" / "dit"
     except (NotADirectoryError, TypeError):  # helpers as a namespace package under an editable install
         return Path(__file__).resolve().parent.parent / "weights" / "dit"
-
-
-def save_half(model: nn.Module, path: Path, metadata: dict[str, Any]) -> None:
-    """The weights in float16 with the config and ``metadata`` as JSON in the safetensors header.
-
-    Derived in notebooks/10_diffusion_transformers.ipynb §4.
-    """
-    header = {"config": json.dumps(config_to_dict(model.config)), **{k: json.dumps(v) for k, v in metadata.items()}}
-    save_file({k: v.detach().half().contiguous() for k, v in model.state_dict().items()}, str(path), metadata=header)
 
 
 def build(config: dict[str, Any]) -> nn.Module:

@@ -9,12 +9,14 @@ Derived in notebooks/10_diffusion_transformers.ipynb §3.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor, nn
 
-from helpers.dit.model import Attention, Conditioning, DiT, DiTConfig, FeedForward, labels_or_null, zero_init
-from helpers.dit.tokens import sincos_2d, unpatchify
-from helpers.models import check_timesteps
+from helpers.dit.model import Attention, Conditioning, DiT, DiTConfig, FeedForward, PatchEmbedding, zero_init
+from helpers.dit.tokens import unpatchify
+from helpers.models import check_timesteps, labels_or_null
 
 CONDITIONINGS = ("adaln-zero", "in-context", "cross-attention")
 
@@ -51,9 +53,7 @@ class TokenDiT(nn.Module):
         if config.conditioning not in CONDITIONINGS[1:]:
             raise ValueError(f"TokenDiT conditions in-context or by cross-attention, not {config.conditioning!r}.")
         self.config, dim = config, config.dim
-        self.pos_embed = nn.Module()
-        self.pos_embed.proj = nn.Conv2d(config.channels, dim, config.patch, stride=config.patch)
-        self.register_buffer("position", sincos_2d(dim, config.image_size // config.patch), persistent=False)
+        self.pos_embed = PatchEmbedding(config.channels, dim, config.patch, config.image_size)
         self.emb = Conditioning(dim)
         cross = config.conditioning == "cross-attention"
         self.transformer_blocks = nn.ModuleList(PlainBlock(dim, config.heads, cross) for _ in range(config.layers))
@@ -65,12 +65,12 @@ class TokenDiT(nn.Module):
         config = self.config
         t = check_timesteps(t, x_t.shape[0], config.T)
         conditioning = torch.stack(self.emb.parts(t, labels_or_null(y, x_t.shape[0])), dim=1)  # (B, 2, dim)
-        h = self.pos_embed.proj(x_t).flatten(2).transpose(1, 2) + self.position  # (B, N, dim)
+        h = self.pos_embed(x_t)  # (B, N, dim)
         if config.conditioning == "in-context":
             h = torch.cat([conditioning, h], dim=1)
         for block in self.transformer_blocks:
             h = block(h, conditioning)
-        h = h[:, -self.position.shape[0] :]  # the patch tokens only
+        h = h[:, -self.pos_embed.position.shape[0] :]  # the patch tokens only
         return unpatchify(self.proj_out(self.norm_out(h)), config.patch, config.channels, config.image_size)
 
 
@@ -84,6 +84,5 @@ def build_dit(config: DiTConfig | dict) -> nn.Module:
     if config.conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {config.conditioning!r}.")
     if config.conditioning == "adaln-zero":
-        fields = {k: getattr(config, k) for k in DiTConfig.__dataclass_fields__}
-        return DiT(**fields)
+        return DiT(**dataclasses.asdict(config))
     return TokenDiT(config)
