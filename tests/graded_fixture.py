@@ -10,6 +10,7 @@ none of them executes a graded notebook again.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import shutil
 from concurrent import futures
@@ -32,9 +33,13 @@ JOBS = (os.cpu_count() or 1) + 1
 # widened to match (a starved cell is slow, not hung): the suite's budgets catch hangs only.
 NICE = 10
 HANG_S = 900
-# Seconds each module's autograde took in one run on 2 cores (December 2026), a guide to order: the longest start
-# first, so that no core idles at the end while one long module finishes alone. An unlisted module counts as longest.
-SECONDS = {"09": 426, "05": 169, "10": 160, "08": 158, "06": 155, "07": 108, "03": 105, "04": 83, "02": 29, "01": 21}
+# Seconds one solution notebook takes to execute on one thread, measured alone on 2 cores (December 2026); each
+# graded copy costs about that plus START_S. A guide to the order (the longest work first, so that no core idles at the
+# end while one long module finishes alone) and to the parts: a module whose copies cost more than PART_S is graded
+# in several parts, each its own plain ``nbgrader autograde`` in its own folders and gradebook, that run side by side.
+SECONDS = {"09": 28, "07": 14, "10": 14, "06": 13, "08": 12, "05": 9, "03": 6, "04": 6, "02": 1, "01": 1}
+START_S = 2
+PART_S = 120
 
 
 def mistakes(module: str) -> list:
@@ -46,6 +51,18 @@ def mistakes(module: str) -> list:
 def students(module: str) -> list[str]:
     alts = [f"alt{k}" for k in range(len(alternatives(module)))]
     return ["full", "blank", *alts, *(f"mistake{k}" for k in range(len(mistakes(module))))]
+
+
+def cost(module: str) -> float:
+    """Estimated core-seconds to grade every copy of ``module`` (an unlisted module counts as longest)."""
+    return (SECONDS.get(module[:2], 10**6) + START_S) * len(students(module))
+
+
+def parts(module: str) -> list[tuple[str, ...]]:
+    """The module's students in as few parts as keep each under PART_S core-seconds, 'full' and 'blank' apart."""
+    everyone = students(module)
+    n = min(len(everyone), math.ceil(cost(module) / PART_S))
+    return [tuple(everyone[k::n]) for k in range(n)]
 
 
 def with_visible_copy(nb: nbformat.NotebookNode, test: str) -> nbformat.NotebookNode:
@@ -85,9 +102,9 @@ class Graded:
 
 class GradedCourse:
     """{(module, student): Graded}. Once started (tests/conftest.py starts it first, before the hostile class; a read
-    starts it too) every module is queued for autograding, ``JOBS`` modules at once (each in its own gradebook, as
-    the grading kernels run on one thread each); a read waits for its own module, never for the whole course, so a
-    pytest timeout there catches a hang, not a slow machine."""
+    starts it too) every module is queued for autograding in its parts, ``JOBS`` parts at once (each in its own
+    folders and gradebook, as the grading kernels run on one thread each); a read waits for its own module, never for
+    the whole course, so a pytest timeout there catches a hang, not a slow machine."""
 
     def __init__(self, course: Path) -> None:
         self.course, self.futures = course, {}
@@ -99,47 +116,56 @@ class GradedCourse:
     def __getitem__(self, key: tuple[str, str]) -> Graded:
         self.start(first=key[0])
         if key[0] not in self.futures:  # a module left out of a narrowed start, read after all
-            self.futures[key[0]] = self.pool.submit(self._grade, key[0])
-        return self.futures[key[0]].result()[key]
+            self.futures[key[0]] = [
+                self.pool.submit(self._grade, key[0], k, part) for k, part in enumerate(parts(key[0]))
+            ]
+        for future in self.futures[key[0]]:
+            if key[1] in (graded := future.result()):
+                return graded[key[1]]
+        raise KeyError(key)
 
     def start(self, first: str | None = None, only: set[str] | None = None) -> None:
-        """Queue every module, or those in ``only`` (``first`` at the head, then the longest first), once."""
+        """Queue every module, or those in ``only``, once: ``first``'s parts at the head, then the costliest first."""
         if not self.futures:
-            queued = [m for m in modules() if not only or m in only]
-            order = sorted(queued, key=lambda m: (m != first, -SECONDS.get(m[:2], 10**6)))
-            self.futures = {m: self.pool.submit(self._grade, m) for m in order}
+            queued = [(m, k, part) for m in modules() if not only or m in only for k, part in enumerate(parts(m))]
+            order = sorted(queued, key=lambda q: (q[0] != first, -cost(q[0]) / len(parts(q[0]))))
+            for m, k, part in order:
+                self.futures.setdefault(m, []).append(self.pool.submit(self._grade, m, k, part))
 
     def wait(self) -> None:
         """Until every queued module is graded or has failed (its tests report a failure, not this wait)."""
-        futures.wait(self.futures.values())
+        futures.wait([f for fs in self.futures.values() for f in fs])
 
-    def busy(self) -> bool:
-        """Whether some module is still being graded or waiting for its turn."""
-        return not all(f.done() for f in self.futures.values())
-
-    def _grade(self, module: str) -> dict[tuple[str, str], Graded]:
+    def _grade(self, module: str, k: int, part: tuple[str, ...]) -> dict[str, Graded]:
+        """One part of a module's students, through plain ``nbgrader autograde`` in folders and a gradebook of its
+        own (SQLite takes one writer at a time)."""
         from conftest import run_nbgrader
 
-        for student in students(module):
-            dest = self.course / "submitted" / student / module
+        submitted, autograded = f"submitted-{module}-{k}", f"autograded-{module}-{k}"
+        for student in part:
+            dest = self.course / submitted / student / module
             dest.mkdir(parents=True, exist_ok=True)
             nbformat.write(submission(module, student), dest / f"{module}.ipynb")
-        db = self.course / f"gradebook-{module}.db"  # SQLite takes one writer at a time: a gradebook per module
+        db = self.course / f"gradebook-{module}-{k}.db"
         shutil.copyfile(self.course / "gradebook.db", db)
+        folders = [
+            f"--CourseDirectory.submitted_directory={submitted}",
+            f"--CourseDirectory.autograded_directory={autograded}",
+        ]
         hang = [f"--Execute.timeout={HANG_S}", f"--Execute.startup_timeout={HANG_S}"]
         run_nbgrader(
-            ["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", *hang],
+            ["autograde", module, "--force", f"--CourseDirectory.db_url=sqlite:///{db}", *folders, *hang],
             self.course,
             nice=NICE,
             env=self.env,
         )
         results = {}
         with Gradebook(f"sqlite:///{db}") as gb:
-            for s in students(module):
+            for s in part:
                 sub = gb.find_submission_notebook(module, module, s)
                 cells = {g.name: g.score for g in sub.grades if g.cell_type == "code"}
-                path = self.course / "autograded" / s / module / f"{module}.ipynb"
-                results[(module, s)] = Graded(sub.score, sub.max_score, cells, path)
+                path = self.course / autograded / s / module / f"{module}.ipynb"
+                results[s] = Graded(sub.score, sub.max_score, cells, path)
         return results
 
 
