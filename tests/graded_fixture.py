@@ -10,9 +10,11 @@ none of them executes a graded notebook again.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import shutil
+import time
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ import pytest
 from alternatives import alternatives, notebook
 from nbgrader.api import Gradebook
 
-from helpers.teach.notebooks import exercise, grade_id, kernel_env, modules, solution
+from helpers.teach.notebooks import ROOT, exercise, grade_id, kernel_env, modules, solution
 
 # The grading kernels are pinned to one thread (helpers.teach.sandbox.FIXED_THREADS); one worker more than the cores
 # fills the gaps while a worker's nbgrader starts a kernel or writes its notebook.
@@ -37,9 +39,11 @@ HANG_S = 900
 # graded copy costs about that plus START_S. A guide to the order (the longest work first, so that no core idles at the
 # end while one long module finishes alone) and to the parts: a module whose copies cost more than PART_S is graded
 # in several parts, each its own plain ``nbgrader autograde`` in its own folders and gradebook, that run side by side.
-SECONDS = {"09": 28, "07": 14, "10": 14, "06": 13, "08": 12, "05": 9, "03": 6, "04": 6, "02": 1, "01": 1}
+SECONDS = {"09": 21, "10": 14, "06": 13, "07": 12, "08": 12, "05": 9, "03": 6, "04": 6, "02": 1, "01": 1}
 START_S = 2
 PART_S = 120
+
+ARTIFACTS = ROOT / "artifacts"
 
 
 def mistakes(module: str) -> list:
@@ -107,8 +111,9 @@ class GradedCourse:
     the whole course, so a pytest timeout there catches a hang, not a slow machine."""
 
     def __init__(self, course: Path) -> None:
-        self.course, self.futures = course, {}
+        self.course, self.futures, self.times = course, {}, {}
         self.pool = ThreadPoolExecutor(max_workers=JOBS)
+        self.started = time.monotonic()
         # the environment as it is now: a test that sets HOME for a while (the hostile class's teacher) must not
         # send the graders started meanwhile there
         self.env = kernel_env()
@@ -141,6 +146,7 @@ class GradedCourse:
         own (SQLite takes one writer at a time)."""
         from conftest import run_nbgrader
 
+        began = time.monotonic()
         submitted, autograded = f"submitted-{module}-{k}", f"autograded-{module}-{k}"
         for student in part:
             dest = self.course / submitted / student / module
@@ -166,6 +172,7 @@ class GradedCourse:
                 cells = {g.name: g.score for g in sub.grades if g.cell_type == "code"}
                 path = self.course / autograded / s / module / f"{module}.ipynb"
                 results[s] = Graded(sub.score, sub.max_score, cells, path)
+        self.times[f"{module} part {k + 1}"] = [round(began - self.started), round(time.monotonic() - self.started)]
         return results
 
 
@@ -175,3 +182,7 @@ def graded(course_copy):
     course = GradedCourse(course_copy)
     yield course
     course.pool.shutdown(cancel_futures=True)
+    # when each part started and ended, in seconds from the grading's start, and when the session ended
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    timeline = {"session end": round(time.monotonic() - course.started), **course.times}
+    (ARTIFACTS / "grading-times.json").write_text(json.dumps(timeline, indent=1), encoding="utf-8")

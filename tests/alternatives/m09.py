@@ -11,7 +11,7 @@ print(torch.allclose(ours, theirs, atol=1e-5))
 """
 
 _DEMO_2 = """
-images = torch.from_numpy(scenes.make_scenes(1000, seed=5)[0])
+images = torch.from_numpy(scenes.make_scenes(500, seed=5)[0])
 factor = scaling_factor(pipe.vae, images, torch.Generator().manual_seed(0))
 print(factor)
 """
