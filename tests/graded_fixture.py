@@ -39,7 +39,7 @@ HANG_S = 900
 # graded copy costs about that plus START_S. A guide to the order (the longest work first, so that no core idles at the
 # end while one long module finishes alone) and to the parts: a module whose copies cost more than PART_S is graded
 # in several parts, each its own plain ``nbgrader autograde`` in its own folders and gradebook, that run side by side.
-SECONDS = {"09": 21, "10": 14, "06": 13, "07": 12, "08": 12, "05": 9, "03": 6, "04": 6, "02": 1, "01": 1}
+SECONDS = {"09": 21, "10": 14, "06": 13, "08": 12, "07": 11, "05": 9, "03": 6, "04": 6, "02": 1, "01": 1}
 START_S = 2
 PART_S = 120
 
@@ -119,27 +119,29 @@ class GradedCourse:
         self.env = kernel_env()
 
     def __getitem__(self, key: tuple[str, str]) -> Graded:
-        self.start(first=key[0])
-        if key[0] not in self.futures:  # a module left out of a narrowed start, read after all
-            self.futures[key[0]] = [
-                self.pool.submit(self._grade, key[0], k, part) for k, part in enumerate(parts(key[0]))
-            ]
-        for future in self.futures[key[0]]:
-            if key[1] in (graded := future.result()):
-                return graded[key[1]]
+        module, student = key
+        self.start(first=module)
+        if module not in self.futures:  # a module left out of a narrowed start, read after all
+            for k, part in enumerate(parts(module)):
+                self._queue(module, k, part)
+        for part, future in self.futures[module].items():  # only the part that holds the student is waited for
+            if student in part:
+                return future.result()[student]
         raise KeyError(key)
 
     def start(self, first: str | None = None, only: set[str] | None = None) -> None:
         """Queue every module, or those in ``only``, once: ``first``'s parts at the head, then the costliest first."""
         if not self.futures:
             queued = [(m, k, part) for m in modules() if not only or m in only for k, part in enumerate(parts(m))]
-            order = sorted(queued, key=lambda q: (q[0] != first, -cost(q[0]) / len(parts(q[0]))))
-            for m, k, part in order:
-                self.futures.setdefault(m, []).append(self.pool.submit(self._grade, m, k, part))
+            for m, k, part in sorted(queued, key=lambda q: (q[0] != first, -cost(q[0]) / len(parts(q[0])))):
+                self._queue(m, k, part)
+
+    def _queue(self, module: str, k: int, part: tuple[str, ...]) -> None:
+        self.futures.setdefault(module, {})[part] = self.pool.submit(self._grade, module, k, part)
 
     def wait(self) -> None:
         """Until every queued module is graded or has failed (its tests report a failure, not this wait)."""
-        futures.wait([f for fs in self.futures.values() for f in fs])
+        futures.wait([f for fs in self.futures.values() for f in fs.values()])
 
     def _grade(self, module: str, k: int, part: tuple[str, ...]) -> dict[str, Graded]:
         """One part of a module's students, through plain ``nbgrader autograde`` in folders and a gradebook of its
