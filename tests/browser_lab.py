@@ -1,6 +1,6 @@
 """Driving JupyterLab in Chromium for tests/test_browser.py: the server as ``python -m helpers lab`` starts it.
 
-JupyterLab runs with its default settings (a fresh, empty user settings folder) and serves a
+JupyterLab runs with its default settings (fresh, empty user settings and IPython folders) and serves a
 scratch copy of the course, so running the lessons saves no outputs into the repository.
 """
 
@@ -100,13 +100,15 @@ def wait_for_server(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 @contextlib.contextmanager
 def jupyterlab(tmp_path: Path):
-    """``python -m helpers lab`` on a free localhost port, over a scratch course, with empty user settings."""
+    """``python -m helpers lab`` on a free localhost port, over a scratch course, with empty user settings (JupyterLab's
+    and IPython's)."""
     root = scratch_course(tmp_path / "course")
     user = {
         "JUPYTERLAB_SETTINGS_DIR": "settings",
         "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
         "JUPYTER_RUNTIME_DIR": "runtime",
         "JUPYTER_CONFIG_DIR": "config",
+        "IPYTHONDIR": "ipython",  # a default IPython profile; ~/.ipython stays as the hostile class hashed it
     }
     env = lab_environment(base=kernel_env()) | {k: str(tmp_path / v) for k, v in user.items()} | LESSON_THREADS
     port, token = free_port(), secrets.token_hex(16)

@@ -1,7 +1,8 @@
 """The hostile class, graded once per test session: helpers.teach.crafted's every case, from a zip, in the sandbox.
 
-It is graded with three jobs and a fake teacher HOME; the machine's state is hashed before and
-after. tests/test_classroom.py and tests/test_classroom_cases.py read the outcome.
+It is graded by the teacher's command in a process of its own, with three jobs and a fake teacher HOME, in a
+thread beside the browser lessons; the machine's state is hashed before and after. tests/test_classroom.py and
+tests/test_classroom_cases.py read the outcome.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import socket
 import subprocess
+import sys
 import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from helpers.teach.attacks import MARKER, Targets
-from helpers.teach.classroom import Settings, grade, scratch_course
+from helpers.teach.classroom import scratch_course
 from helpers.teach.crafted import craft_class
 from helpers.teach.notebooks import ROOT, solution
 from helpers.teach.sandbox import sandbox_problem
@@ -54,11 +57,11 @@ def _tracked(repo: Path) -> list[Path]:
     return [repo / p for p in out.split("\0") if p]
 
 
-def _machine(repo: Path, home: Path) -> dict[str, dict[str, str]]:
-    real_ipython = Path(os.path.expanduser("~")) / ".ipython"
+def _machine(repo: Path, home: Path, real_home: Path) -> dict[str, dict[str, str]]:
+    real_ipython = real_home / ".ipython"
     return {
         "course": _tree_digest(repo, _tracked(repo)),
-        "venv": _tree_digest(Path(os.sys.prefix)),
+        "venv": _tree_digest(Path(sys.prefix)),
         "home": _tree_digest(home),
         "real ~/.ipython": _tree_digest(real_ipython) if real_ipython.exists() else {},
     }
@@ -91,23 +94,29 @@ def listening_server() -> tuple[socket.socket, list]:
     return server, connections
 
 
-def grade_as_teacher(archive: Path, course: Path, home: Path) -> list:
-    """Grade with HOME pointing at the teacher's home and a secret in the environment, as a real teacher's would be."""
-    saved = {k: os.environ.get(k) for k in ("HOME", "COURSE_TEST_SECRET")}
-    os.environ.update(HOME=str(home), COURSE_TEST_SECRET=SECRET)
-    try:
-        return grade(MODULE, archive, course, Settings(timeout=10, jobs=3))  # one more job than CI's cores
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+def grade_as_teacher(archive: Path, course: Path, home: Path, env: dict[str, str]) -> list:
+    """Grade in a process of its own, as a teacher's shell runs the command: HOME is the teacher's home and a secret
+    is in the environment. This process's own environment stays as it is for the tests that run meanwhile."""
+    out = archive.with_suffix(".pickle")
+    code = (
+        "import pickle, sys; from pathlib import Path; from helpers.teach.classroom import Settings, grade; "
+        "subs = grade(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Settings(timeout=10, jobs=3)); "
+        "Path(sys.argv[4]).write_bytes(pickle.dumps(subs))"
+    )  # three jobs: one more than CI's cores
+    teacher = {**env, "HOME": str(home), "COURSE_TEST_SECRET": SECRET}
+    run = subprocess.run(
+        [sys.executable, "-c", code, MODULE, str(archive), str(course), str(out)],
+        cwd=ROOT,
+        env=teacher,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, f"grading the hostile class failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+    return pickle.loads(out.read_bytes())
 
 
-@pytest.fixture(scope="session")
-def hostile(tmp_path_factory, request):
-    if sandbox_problem() and any("graded" in item.fixturenames for item in request.session.items):
-        # unsandboxed, the course's graders' kernels write to ~/.ipython, which is hashed below: let them finish
-        request.getfixturevalue("graded").wait()
-    tmp = tmp_path_factory.mktemp("classroom")
+def grade_hostile_class(tmp: Path, env: dict[str, str], real_home: Path) -> dict:
+    """Craft the class, hash the machine, grade the class as the teacher, hash the machine again."""
     course, home = scratch_course(tmp / "course"), teacher_home(tmp)
     server, connections = listening_server()
     targets = Targets(
@@ -115,15 +124,15 @@ def hostile(tmp_path_factory, request):
         repo=ROOT,
         home=home,
         downloads=tmp / "downloads",
-        venv=Path(os.sys.prefix),
+        venv=Path(sys.prefix),
         port=server.getsockname()[1],
     )
     cases = craft_class(MODULE, tmp / "downloads", targets)
     escapes = {"../escaped-by-dots.txt": "x", "/tmp/escaped-absolute.txt": "x"}
     archive = zip_folder(tmp / "downloads", tmp / "submissions.zip", escapes)
-    before = _machine(ROOT, home)
-    submissions = grade_as_teacher(archive, course, home)
-    after = _machine(ROOT, home)
+    before = _machine(ROOT, home, real_home)
+    submissions = grade_as_teacher(archive, course, home, env)
+    after = _machine(ROOT, home, real_home)
     left = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout.split()
     server.close()
     by_file = {s.source.name: s for s in submissions}
@@ -138,6 +147,34 @@ def hostile(tmp_path_factory, request):
         "connections": connections,
         "all": submissions,
     }
+
+
+@pytest.fixture(scope="session")
+def hostile_grading(tmp_path_factory, request) -> Future:
+    """The hostile class's grading, begun in a thread of its own (tests/conftest.py begins it first).
+
+    Sandboxed, it runs while the browser lessons run (their JupyterLab keeps its own IPython folder:
+    tests/browser_lab.py); tests/conftest.py holds every other test until it is done, as they may write
+    to what it hashes. Unsandboxed, the course's graders' kernels write to ~/.ipython, which it hashes:
+    it waits for them first.
+    """
+    wait = None
+    if sandbox_problem() and any("graded" in item.fixturenames for item in request.session.items):
+        wait = request.getfixturevalue("graded").wait
+    tmp, env, real_home = tmp_path_factory.mktemp("classroom"), dict(os.environ), Path.home()
+
+    def run() -> dict:
+        if wait:
+            wait()
+        return grade_hostile_class(tmp, env, real_home)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(run)
+
+
+@pytest.fixture(scope="session")
+def hostile(hostile_grading) -> dict:
+    return hostile_grading.result()
 
 
 def full_marks(hostile) -> float:

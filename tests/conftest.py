@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent import futures
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -68,31 +70,44 @@ def course_copy(tmp_path_factory) -> Path:
     return dest
 
 
-from classroom_fixture import hostile  # noqa: E402,F401 (the hostile class, graded once per session)
+from classroom_fixture import hostile, hostile_grading  # noqa: E402,F401 (the hostile class, graded once per session)
 from graded_fixture import graded  # noqa: E402,F401 (every graded notebook, autograded once per session)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that read the course's autograding last (otherwise in file order): the ones before them take a core
-    or less, and the background grading fills the rest, instead of running alone at the end."""
-    items.sort(key=lambda item: "graded" in item.fixturenames)
+    """The browser lessons first, the tests that read the course's autograding last (otherwise in file order): the
+    lessons take one core while the hostile class and the course's autograding take the other, and the autograding
+    fills what the tests in between leave idle, instead of running alone at the end."""
+    items.sort(key=lambda item: ("graded" in item.fixturenames, item.get_closest_marker("browser") is None))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _heavy_work_first(request):
-    """The suite's two big gradings, scheduled so that the two cores never idle while there is work.
+def _heavy_work_first(request) -> Future | None:
+    """The suite's two big gradings, begun before any test so that the two cores never idle while there is work.
 
     Every graded notebook is queued first, in the background at low priority (graded_fixture.NICE):
     it takes the CPU that the hostile class, the lessons and the other tests leave idle, and each test
-    that reads a module's outcome waits only for that module. Then the hostile class is graded, in the
-    foreground: its test hashes the course, the venv and ~/.ipython, which the lessons' kernels write
-    to, so it runs before them; the background graders write only in their own scratch course and
-    their sandboxes' HOME (without a sandbox the hostile class waits for them: classroom_fixture.py).
+    that reads a module's outcome waits only for that module. Then the hostile class's grading begins
+    in a thread, at normal priority, beside the browser lessons. It hashes the course, the venv and
+    ~/.ipython before and after, so every other test waits for it (``_after_the_hostile_class``); the
+    background graders write only in their own scratch course and their sandboxes' HOME, and the
+    lessons' JupyterLab keeps its own IPython folder. Without a sandbox it is graded before any test.
     """
     used = {name for item in request.session.items for name in item.fixturenames}
     if "graded" in used:  # a run narrowed to some modules (-k 09_text) grades only those
         readers = [item.nodeid for item in request.session.items if "graded" in item.fixturenames]
         named = [{m for m in modules() if m in nodeid} for nodeid in readers]
         request.getfixturevalue("graded").start(only=set().union(*named) if all(named) else None)
-    if "hostile" in used:
-        request.getfixturevalue("hostile")
+    if "hostile" not in used:
+        return None
+    grading = request.getfixturevalue("hostile_grading")
+    if sandbox_problem():
+        futures.wait([grading])
+    return grading
+
+
+@pytest.fixture(autouse=True)
+def _after_the_hostile_class(request, _heavy_work_first) -> None:
+    """Every test but the browser lessons starts once the hostile class is graded (its failure is its tests')."""
+    if _heavy_work_first is not None and request.node.get_closest_marker("browser") is None:
+        futures.wait([_heavy_work_first])
