@@ -40,6 +40,15 @@ CHROMIUM_ARGS = [
 # straggles whenever another process holds a core: lesson 07 took 226 s in the suite against 119 s alone (and
 # 215 core-seconds alone, where one thread takes 134 s and 156 core-seconds).
 LESSON_THREADS = {name: str(max(1, (os.cpu_count() or 2) // 2)) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+# The user's folders, empty: JupyterLab's settings and workspaces, Jupyter's runtime and config, and IPython's
+# (a default profile, and ~/.ipython left as the hostile class hashes it: tests/classroom_fixture.py).
+USER_DIRS = {
+    "JUPYTERLAB_SETTINGS_DIR": "settings",
+    "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
+    "JUPYTER_RUNTIME_DIR": "runtime",
+    "JUPYTER_CONFIG_DIR": "config",
+    "IPYTHONDIR": "ipython",
+}
 SERVER_START_S, STEP_S = 120, 60
 HANG_S = 600  # a running notebook whose kernel says nothing for this long has hung; a slow one keeps talking
 
@@ -103,14 +112,7 @@ def jupyterlab(tmp_path: Path):
     """``python -m helpers lab`` on a free localhost port, over a scratch course, with empty user settings (JupyterLab's
     and IPython's)."""
     root = scratch_course(tmp_path / "course")
-    user = {
-        "JUPYTERLAB_SETTINGS_DIR": "settings",
-        "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
-        "JUPYTER_RUNTIME_DIR": "runtime",
-        "JUPYTER_CONFIG_DIR": "config",
-        "IPYTHONDIR": "ipython",  # a default IPython profile; ~/.ipython stays as the hostile class hashed it
-    }
-    env = lab_environment(base=kernel_env()) | {k: str(tmp_path / v) for k, v in user.items()} | LESSON_THREADS
+    env = lab_environment(base=kernel_env()) | {k: str(tmp_path / v) for k, v in USER_DIRS.items()} | LESSON_THREADS
     port, token = free_port(), secrets.token_hex(16)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "jupyterlab.log"

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from helpers import sd
-from helpers.teach.classroom import nbgrader, scratch_course, warm_caches
+from helpers.teach.classroom import nbgrader, scratch_course
 from helpers.teach.notebooks import ROOT, modules
 from helpers.teach.sandbox import sandbox_problem
 
@@ -62,12 +62,9 @@ def executed_lessons():
 
 @pytest.fixture(scope="session")
 def course_copy(tmp_path_factory) -> Path:
-    """A scratch copy of the course's nbgrader folders, with every assignment generated into it."""
-    dest = scratch_course(tmp_path_factory.mktemp("course"))
-    for module in modules():
-        run_nbgrader(["generate_assignment", module, "--force"], cwd=dest)
-        warm_caches(dest, module)
-    return dest
+    """A scratch copy of the course's nbgrader config and solutions; tests/graded_fixture.py generates each
+    assignment into it when it first needs it (``GradedCourse.generated``)."""
+    return scratch_course(tmp_path_factory.mktemp("course"))
 
 
 from classroom_fixture import hostile, hostile_grading  # noqa: E402,F401 (the hostile class, graded once per session)

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ import pytest
 from alternatives import alternatives, notebook
 from nbgrader.api import Gradebook
 
+from helpers.teach.classroom import warm_caches
 from helpers.teach.notebooks import ROOT, exercise, grade_id, kernel_env, modules, solution
 
 # The grading kernels are pinned to one thread (helpers.teach.sandbox.FIXED_THREADS); one worker more than the cores
@@ -112,6 +114,7 @@ class GradedCourse:
 
     def __init__(self, course: Path) -> None:
         self.course, self.futures, self.times = course, {}, {}
+        self.lock, self.ready = threading.Lock(), set()  # generate_assignment, one at a time; the modules it made
         self.pool = ThreadPoolExecutor(max_workers=JOBS)
         self.started = time.monotonic()
         # the environment as it is now: a test that sets HOME for a while (the hostile class's teacher) must not
@@ -139,6 +142,21 @@ class GradedCourse:
     def _queue(self, module: str, k: int, part: tuple[str, ...]) -> None:
         self.futures.setdefault(module, {})[part] = self.pool.submit(self._grade, module, k, part)
 
+    def generated(self, module: str) -> Path:
+        """The course copy, with ``module`` generated into it by ``nbgrader generate_assignment`` (once)."""
+        with self.lock:
+            self._generate(module)
+        return self.course
+
+    def _generate(self, module: str) -> None:
+        """Generate ``module``'s assignment unless it is already; the caller holds ``self.lock``."""
+        if module not in self.ready:
+            from conftest import run_nbgrader
+
+            run_nbgrader(["generate_assignment", module, "--force"], self.course, nice=NICE, env=self.env)
+            warm_caches(self.course, module)
+            self.ready.add(module)
+
     def wait(self) -> None:
         """Until every queued module is graded or has failed (its tests report a failure, not this wait)."""
         futures.wait([f for fs in self.futures.values() for f in fs.values()])
@@ -155,7 +173,9 @@ class GradedCourse:
             dest.mkdir(parents=True, exist_ok=True)
             nbformat.write(submission(module, student), dest / f"{module}.ipynb")
         db = self.course / f"gradebook-{module}-{k}.db"
-        shutil.copyfile(self.course / "gradebook.db", db)
+        with self.lock:  # the part's own gradebook, copied once its module is in the course's
+            self._generate(module)
+            shutil.copyfile(self.course / "gradebook.db", db)
         folders = [
             f"--CourseDirectory.submitted_directory={submitted}",
             f"--CourseDirectory.autograded_directory={autograded}",

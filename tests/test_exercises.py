@@ -20,8 +20,8 @@ def _cells(path):
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_exercise_is_what_generate_assignment_makes_now(module, course_copy):
-    generated = course_copy / "exercises" / module / f"{module}.ipynb"
+def test_exercise_is_what_generate_assignment_makes_now(module, graded):
+    generated = graded.generated(module) / "exercises" / module / f"{module}.ipynb"
     assert exercise(module).read_bytes() == generated.read_bytes(), (
         f"exercises/{module} is out of date with solutions/{module}; run "
         f"`nbgrader generate_assignment {module} --force` from the repository root and commit the result"
