@@ -1,8 +1,8 @@
 """The hostile class, graded once per test session: helpers.teach.crafted's every case, from a zip, in the sandbox.
 
-It is graded by the teacher's command in a process of its own, with three jobs and a fake teacher HOME, in a
-thread beside the browser lessons; the machine's state is hashed before and after. tests/test_classroom.py and
-tests/test_classroom_cases.py read the outcome.
+It is graded by helpers.teach.classroom.grade (the function behind the teacher's command) in a process of its own,
+with three jobs and a fake teacher HOME, from a thread beside the browser lessons; the machine's state is hashed
+before and after. tests/test_classroom.py and tests/test_classroom_cases.py read the outcome.
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ def listening_server() -> tuple[socket.socket, list]:
 
 
 def grade_as_teacher(archive: Path, course: Path, home: Path, env: dict[str, str]) -> list:
-    """Grade in a process of its own, as a teacher's shell runs the command: HOME is the teacher's home and a secret
-    is in the environment. This process's own environment stays as it is for the tests that run meanwhile."""
+    """Grade with classroom.grade, the function behind the teacher's command, in a process of its own whose
+    environment is the one a teacher's shell would give the command: HOME is the teacher's home and a secret is in
+    it. This process's own environment stays as it is for the tests that run meanwhile. The command's own output is
+    a summary CSV; the tests read each Submission, so the child hands them back pickled."""
     out = archive.with_suffix(".pickle")
     code = (
         "import pickle, sys; from pathlib import Path; from helpers.teach.classroom import Settings, grade; "

@@ -117,8 +117,8 @@ class GradedCourse:
         self.lock, self.ready = threading.Lock(), set()  # generate_assignment, one at a time; the modules it made
         self.pool = ThreadPoolExecutor(max_workers=JOBS)
         self.started = time.monotonic()
-        # the environment as it is now: a test that sets HOME for a while (the hostile class's teacher) must not
-        # send the graders started meanwhile there
+        # the environment as the session began: a test that changes os.environ for a while (monkeypatch.setenv) must
+        # not reach the graders started meanwhile
         self.env = kernel_env()
 
     def __getitem__(self, key: tuple[str, str]) -> Graded:
